@@ -1,0 +1,79 @@
+# openstack-ndb: `make up` deploys the dev stack, `make test` runs everything from a fresh clone.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+STACK ?= dev
+PYTHON ?= python3
+CACHE ?= $(HOME)/.cache/openstack-ndb
+# Local file backend: no account needed. State lives outside the clone so that deleting the
+# clone never loses it; set PULUMI_BACKEND_URL to use another backend.
+export PULUMI_BACKEND_URL ?= file://$(HOME)/.pulumi-openstack-ndb
+
+# The virtualenv is cached by the hash of the requirements files and linked as .venv, so a
+# fresh clone with unchanged requirements costs a symlink, not an install.
+REQ_HASH := $(shell cat requirements.txt requirements-dev.txt | sha256sum | cut -c1-16)
+VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')-$(REQ_HASH)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: help venv up preview destroy test test-unit test-mocks lint bench clean
+
+help:
+	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
+	@echo "make preview  pulumi preview --diff on the $(STACK) stack"
+	@echo "make test     everything: venv, lint, unit and mock tests"
+	@echo "make lint     ruff and mypy"
+	@echo "make bench    timings of the program under mocks (prints figures)"
+
+$(VENV_DIR)/.ready: requirements.txt requirements-dev.txt
+	@echo "[venv] installing into $(VENV_DIR)"
+	rm -rf "$(VENV_DIR)"
+	$(PYTHON) -m venv "$(VENV_DIR)"
+	"$(VENV_DIR)/bin/pip" install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch "$@"
+
+venv: $(VENV_DIR)/.ready
+	@if [ "$$(readlink $(VENV) 2>/dev/null)" != "$(VENV_DIR)" ]; then rm -rf $(VENV); ln -s "$(VENV_DIR)" $(VENV); fi
+
+define require_tools
+	@command -v pulumi >/dev/null || { echo "error: the Pulumi CLI is not installed." \
+	  "Install it (https://www.pulumi.com/docs/iac/download-install/) and run make $@ again." >&2; exit 1; }
+	@command -v docker >/dev/null || { echo "error: the docker CLI is not installed; the" \
+	  "readiness gates run 'docker exec'. Install Docker and run make $@ again." >&2; exit 1; }
+	@docker info >/dev/null 2>&1 || { echo "error: no Docker engine answers (docker info failed)." \
+	  "Start Docker, or check DOCKER_HOST, and run make $@ again." >&2; exit 1; }
+endef
+
+up: venv
+	$(require_tools)
+	pulumi stack select --create $(STACK)
+	pulumi up --stack $(STACK)
+
+preview: venv
+	$(require_tools)
+	pulumi stack select --create $(STACK)
+	pulumi preview --diff --stack $(STACK)
+
+destroy: venv
+	$(require_tools)
+	pulumi destroy --stack $(STACK)
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
+
+test-unit: venv
+	$(PY) -m pytest -q tests/unit
+
+test-mocks: venv
+	$(PY) -m pytest -q tests/mocks
+
+test: venv lint
+	$(PY) -m pytest -q tests
+
+bench: venv
+	$(PY) bench/program_under_mocks.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

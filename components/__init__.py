@@ -1,0 +1,1 @@
+"""Pulumi components and the pure renderers they upload (components/render)."""

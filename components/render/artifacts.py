@@ -1,0 +1,80 @@
+"""Every file and script of one stack, rendered up front from the settings.
+
+Components receive these texts and only wire resources; the test bed starts real NDB programs
+from the very same texts."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from components.render.gates import render_gate_script, render_rolling_restart_script
+from components.render.haproxy import render_haproxy_cfg
+from components.render.ndb import render_config_ini, render_my_cnf, render_sql_init
+from config.settings import Settings
+from config.topology import Topology, build_topology
+
+
+@dataclass(frozen=True)
+class NodeGroupArtifacts:
+    member_gates: tuple[str, ...]  # one per replica, in replica order
+    group_gate: str
+    rolling_restart: str
+
+
+@dataclass(frozen=True)
+class ClusterArtifacts:
+    topology: Topology
+    config_ini: str
+    config_ini_sha256: str
+    management_gates: tuple[str, ...]
+    node_groups: tuple[NodeGroupArtifacts, ...]
+    my_cnf: tuple[str, ...]  # per SQL node
+    sql_node_gates: tuple[str, ...]  # per SQL node: its pooled connections are up
+    sql_gate: str  # every SQL node connected
+    sql_init: str
+    haproxy_cfg: str
+
+
+def render_cluster(settings: Settings, topology: Topology | None = None) -> ClusterArtifacts:
+    topo = topology or build_topology(settings)
+    config_ini = render_config_ini(settings, topo)
+    return ClusterArtifacts(
+        topology=topo,
+        config_ini=config_ini,
+        config_ini_sha256=hashlib.sha256(config_ini.encode()).hexdigest(),
+        management_gates=tuple(
+            render_gate_script(settings, topo, "management", (m,)) for m in topo.management
+        ),
+        node_groups=tuple(
+            NodeGroupArtifacts(
+                member_gates=tuple(
+                    render_gate_script(settings, topo, "member", (n,)) for n in group
+                ),
+                group_gate=render_gate_script(settings, topo, "started", group),
+                rolling_restart=render_rolling_restart_script(settings, topo, group),
+            )
+            for group in topo.node_groups
+        ),
+        my_cnf=tuple(render_my_cnf(settings, topo, sql) for sql in topo.sql),
+        sql_node_gates=tuple(render_gate_script(settings, topo, "sql", (s,)) for s in topo.sql),
+        sql_gate=render_gate_script(settings, topo, "sql", topo.sql),
+        sql_init=render_sql_init(topo),
+        haproxy_cfg=render_haproxy_cfg(settings, topo),
+    )
+
+
+def all_scripts(artifacts: ClusterArtifacts) -> dict[str, str]:
+    """Every script the program runs, by a file name, for shellcheck and the test bed."""
+    topo = artifacts.topology
+    scripts = {f"gate-{m.name}.sh": text
+               for m, text in zip(topo.management, artifacts.management_gates, strict=True)}
+    for group, arts in zip(topo.node_groups, artifacts.node_groups, strict=True):
+        for node, text in zip(group, arts.member_gates, strict=True):
+            scripts[f"gate-{node.name}.sh"] = text
+        scripts[f"gate-group-{group[0].node_group}.sh"] = arts.group_gate
+        scripts[f"rolling-restart-group-{group[0].node_group}.sh"] = arts.rolling_restart
+    for sql, text in zip(topo.sql, artifacts.sql_node_gates, strict=True):
+        scripts[f"gate-{sql.name}.sh"] = text
+    scripts["gate-sql.sh"] = artifacts.sql_gate
+    return scripts

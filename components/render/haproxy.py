@@ -1,0 +1,42 @@
+"""haproxy.cfg: one MySQL endpoint in front of every SQL node.
+
+NDB is multi-master (row locks live in the data nodes), so unlike Galera setups that send
+writes to one backend, every SQL node is active."""
+
+from __future__ import annotations
+
+from components.render.ndb import HEADER, HEALTHCHECK_USER
+from config.settings import Settings
+from config.topology import Topology
+
+HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
+
+
+def render_haproxy_cfg(settings: Settings, topology: Topology) -> str:
+    endpoint = topology.endpoint
+    bind = "0.0.0.0" if topology.network_mode == "bridge" else endpoint.address
+    servers = "\n".join(
+        f"    server {sql.name} {sql.address}:{sql.port} check" for sql in topology.sql
+    )
+    # Client and server timeouts exceed oslo.db's pool recycle time (3600 s) so that HAProxy
+    # never cuts an idle pooled connection that the service still believes is open.
+    return f"""{HEADER}global
+    log stdout format raw local0
+    maxconn 4096
+
+defaults
+    mode tcp
+    log global
+    option tcplog
+    timeout connect 5s
+    timeout client 2h
+    timeout server 2h
+    timeout check 5s
+
+listen mysql
+    bind {bind}:{endpoint.port}
+    balance leastconn
+    option mysql-check user {HEALTHCHECK_USER} post-41
+    default-server inter 2s fall 3 rise 2 on-marked-down shutdown-sessions
+{servers}
+"""

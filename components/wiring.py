@@ -1,0 +1,97 @@
+"""The resource shapes every NDB component shares: a node's container and volume, and gates.
+
+Why replicas are chained through gates: pulumi-docker replaces a container whose image,
+uploads or command change, and with fixed names it must delete before it creates. The engine
+deletes a replaced resource's dependents early only when an input property of theirs depends
+on it (pulumi/pulumi pkg/resource/deploy/step_generator.go, calculateDependentReplacements);
+a `depends_on` edge alone does not. So replica r+1 `depends_on` the gate of replica r, and
+that gate's `triggers` carry replica r's container id: replacing replica r re-runs its gate,
+and replica r+1 is not touched until replica r is back. Every node group keeps one replica up.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import pulumi
+import pulumi_command as command
+import pulumi_docker as docker
+
+from components.hosts import HostResources, labels
+from config.settings import Settings
+from config.topology import Node
+
+GATE_INTERPRETER = ["/bin/bash", "-c"]
+
+
+def node_volume(name: str, settings: Settings, node: Node, hosts: HostResources,
+                parent: pulumi.Resource) -> docker.Volume:
+    protect = settings.volumes.protect
+    return docker.Volume(
+        name,
+        name=f"{node.container_name}-data",
+        labels=labels(settings, f"{node.kind}-data"),
+        opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider, protect=protect,
+                                    retain_on_delete=protect),
+    )
+
+
+def node_container(
+    name: str, settings: Settings, node: Node, hosts: HostResources, *,
+    image: docker.RemoteImage, command_: Sequence[str], memory_limit: int,
+    uploads: Sequence[docker.ContainerUploadArgs] = (), envs: Sequence[str] = (),
+    volume: docker.Volume | None = None, volume_path: str | None = None,
+    published: Mapping[int, int] | None = None, stop_grace_seconds: int = 30,
+    parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
+) -> docker.Container:
+    """One long-running node container on its host, at its topology address."""
+    bridge = hosts.network is not None
+    networking: dict[str, object] = (
+        {"networks_advanced": [docker.ContainerNetworksAdvancedArgs(
+            name=hosts.network.name, ipv4_address=node.address)]} if hosts.network is not None
+        else {"network_mode": "host"}
+    )
+    return docker.Container(
+        name,
+        name=node.container_name,
+        hostname=node.container_name if bridge else None,
+        image=image.image_id,
+        command=list(command_),
+        envs=list(envs) or None,
+        uploads=list(uploads) or None,
+        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=volume_path)]
+        if volume is not None else None,
+        ports=[docker.ContainerPortArgs(internal=inside, external=outside,
+                                        ip=str(hosts.host.address or "127.0.0.1"))
+               for inside, outside in (published or {}).items()] or None,
+        memory=memory_limit >> 20,  # pulumi-docker takes MB
+        restart="unless-stopped",
+        must_run=True,
+        destroy_grace_seconds=stop_grace_seconds,
+        labels=labels(settings, node.kind),
+        **networking,  # type: ignore[arg-type]
+        opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,
+                                    delete_before_replace=True, depends_on=list(depends_on)),
+    )
+
+
+def gate(name: str, script: str, *, mgm_container: str, mgm_hosts: HostResources,
+         triggers: Sequence[pulumi.Input[str]], parent: pulumi.Resource,
+         depends_on: Sequence[pulumi.Resource]) -> command.local.Command:
+    """Run a rendered gate script on the deploying machine, asking the management node."""
+    return command.local.Command(
+        name,
+        create=script,
+        interpreter=GATE_INTERPRETER,
+        environment={
+            "DOCKER_HOST": mgm_hosts.host.endpoint,
+            "NDB_MGM": f"docker exec {mgm_container} ndb_mgm",
+        },
+        triggers=list(triggers),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
+    )
+
+
+def upload(path: str, content: pulumi.Input[str], permissions: str = "0644"
+           ) -> docker.ContainerUploadArgs:
+    return docker.ContainerUploadArgs(file=path, content=content, permissions=permissions)

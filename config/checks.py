@@ -1,0 +1,195 @@
+"""Rules that span several keys. Each returns Problems naming the key path and the reason."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+
+from config import ndb_parameters
+from config.settings import MAX_NODES, Settings
+from config.topology import (
+    DATA_OFFSET,
+    MAX_BRIDGE_SQL_NODES,
+    Topology,
+    bridge_offsets_needed,
+    published_ports,
+)
+from config.units import parse_size
+
+# What a data node needs besides DataMemory: the other big pools at their configured sizes,
+# plus a quarter of DataMemory (transaction memory, job buffers) and 512M for the process.
+FIXED_DATA_NODE_OVERHEAD = 512 << 20
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # camelCase key path below `openstack-ndb:`, e.g. dataNodes.hosts[1]
+    message: str
+
+
+def check_settings(settings: Settings) -> list[Problem]:
+    problems: list[Problem] = []
+    problems += _check_hosts(settings)
+    if problems:
+        return problems  # placement and addresses below need a sound host list
+    problems += _check_placement(settings)
+    problems += _check_data_nodes(settings)
+    return problems
+
+
+def check_topology(settings: Settings, topology: Topology) -> list[Problem]:
+    problems: list[Problem] = []
+    if topology.highest_node_id > MAX_NODES:
+        problems.append(Problem(
+            "sqlNodes",
+            f"the stack needs NDB node ids up to {topology.highest_node_id} but NDB allows at "
+            f"most {MAX_NODES} (data nodes 1-{len(topology.data)}, management nodes 145-146, "
+            "then one id per pooled SQL connection and per free API slot): lower "
+            "sqlNodes.count, sqlNodes.connectionPool or sqlNodes.freeApiSlots",
+        ))
+    problems += _check_replica_spread(settings, topology)
+    problems += _check_ports(settings, topology)
+    return problems
+
+
+def _check_hosts(settings: Settings) -> list[Problem]:
+    problems = []
+    seen: dict[str, int] = {}
+    for i, host in enumerate(settings.hosts):
+        if host.name in seen:
+            first = seen[host.name]
+            problems.append(Problem(f"hosts[{i}].name",
+                                    f"duplicate host name {host.name!r} (also hosts[{first}])"))
+        seen.setdefault(host.name, i)
+        if settings.multi_host and host.address is None:
+            problems.append(Problem(
+                f"hosts[{i}].address",
+                "required when the stack has more than one host: the address the other "
+                "hosts use to reach this one (nodes use host networking)",
+            ))
+    if not settings.hosts:
+        problems.append(Problem("hosts", "at least one Docker host is required"))
+    return problems
+
+
+def _check_placement(settings: Settings) -> list[Problem]:
+    known = {h.name for h in settings.hosts}
+    problems = []
+    for key, listed in (("management.hosts", settings.management.hosts),
+                        ("dataNodes.hosts", settings.data_nodes.hosts),
+                        ("sqlNodes.hosts", settings.sql_nodes.hosts)):
+        if listed is not None and not listed:
+            problems.append(Problem(key, "must name at least one host (or be left out: all hosts)"))
+        for i, name in enumerate(listed or ()):
+            if name not in known:
+                problems.append(Problem(f"{key}[{i}]", _unknown_host(name, known)))
+    endpoint_host = settings.endpoint.host
+    if endpoint_host is not None and endpoint_host not in known:
+        problems.append(Problem("endpoint.host", _unknown_host(endpoint_host, known)))
+    if settings.multi_host:
+        for key, value in (("management.publishPort", settings.management.publish_port),
+                           ("endpoint.publishPort", settings.endpoint.publish_port)):
+            if value is not None:
+                problems.append(Problem(key, "only applies on a single host (bridge network); "
+                                             "with several hosts every node listens on its "
+                                             "host's address: remove it"))
+    else:
+        subnet = settings.network.subnet
+        if subnet.num_addresses - 2 < bridge_offsets_needed(settings):
+            problems.append(Problem(
+                "network.subnet",
+                f"{subnet} is too small: data node {settings.data_nodes.count} takes offset "
+                f"{bridge_offsets_needed(settings)} (data nodes start at .{DATA_OFFSET}); "
+                "use a /24 or larger",
+            ))
+        if settings.sql_nodes.count > MAX_BRIDGE_SQL_NODES:
+            problems.append(Problem("sqlNodes.count",
+                                    f"at most {MAX_BRIDGE_SQL_NODES} SQL nodes on one host"))
+    return problems
+
+
+def _unknown_host(name: str, known: set[str]) -> str:
+    return f"unknown host {name!r}; hosts are: {', '.join(sorted(known))}"
+
+
+def _check_data_nodes(settings: Settings) -> list[Problem]:
+    data = settings.data_nodes
+    problems = []
+    if data.count % data.no_of_replicas:
+        problems.append(Problem(
+            "dataNodes.count",
+            f"{data.count} data nodes cannot form node groups of NoOfReplicas="
+            f"{data.no_of_replicas}: the count must be a multiple of dataNodes.noOfReplicas",
+        ))
+    for name, value in data.parameters.items():
+        key = f"dataNodes.parameters.{name}"
+        managed = ndb_parameters.managed_by(name)
+        if managed:
+            problems.append(Problem(key, f"set by {managed}, not here"))
+            continue
+        _, problem = ndb_parameters.check_value("DB", name, value)
+        if problem:
+            problems.append(Problem(key, problem))
+    needed = data_node_memory_needed(settings)
+    if needed > data.memory_limit:
+        problems.append(Problem(
+            "dataNodes.dataMemory",
+            f"DataMemory {_mib(data.data_memory)} does not fit in dataNodes.memoryLimit "
+            f"{_mib(data.memory_limit)}: a data node needs about {_mib(needed)} (DataMemory + "
+            "SharedGlobalMemory + DiskPageBufferMemory + 25% of DataMemory + 512M); lower "
+            "dataMemory or raise memoryLimit",
+        ))
+    return problems
+
+
+def data_node_memory_needed(settings: Settings) -> int:
+    data = settings.data_nodes
+
+    def pool(name: str) -> int:
+        value = data.parameters.get(name, ndb_parameters.default("DB", name))
+        try:
+            return parse_size(value)
+        except ValueError:
+            return 0  # reported by the parameter check
+
+    return (data.data_memory + pool("SharedGlobalMemory") + pool("DiskPageBufferMemory")
+            + data.data_memory // 4 + FIXED_DATA_NODE_OVERHEAD)
+
+
+def _mib(size: int) -> str:
+    return f"{size >> 20}M"
+
+
+def _check_replica_spread(settings: Settings, topology: Topology) -> list[Problem]:
+    if not settings.multi_host:
+        return []  # one host: replicas guard against process failure only, by design
+    problems = []
+    for group in topology.node_groups:
+        by_host: dict[str, list[int]] = defaultdict(list)
+        for node in group:
+            by_host[node.host].append(node.node_id)
+        for host, ids in by_host.items():
+            if len(ids) > 1:
+                second = next(n for n in group if n.node_id == ids[1])
+                problems.append(Problem(
+                    second.placement_key,
+                    f"node group {second.node_group} would have data nodes {ids} on the same "
+                    f"host {host!r}; losing that host loses the group. Data nodes are placed "
+                    "round-robin over dataNodes.hosts: list hosts so that each group of "
+                    f"{settings.data_nodes.no_of_replicas} consecutive nodes spans distinct hosts",
+                ))
+    return problems
+
+
+def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
+    owner: dict[tuple[str, int], str] = {}
+    problems = []
+    for host, port, what in published_ports(settings, topology):
+        if (host, port) in owner:
+            problems.append(Problem(
+                what.split(" ")[0],
+                f"port {port} on host {host!r} is taken twice: by {owner[(host, port)]} and {what}",
+            ))
+        else:
+            owner[(host, port)] = what
+    return problems

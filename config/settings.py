@@ -1,0 +1,172 @@
+"""The typed settings of one stack: every key, its type, its default and its allowed range.
+
+Keys are camelCase as written in `Pulumi.<stack>.yaml` under `openstack-ndb:`. Defaults live
+here and nowhere else; `config/checks.py` holds the rules that span several keys.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic.alias_generators import to_camel
+
+from config.images import require_pinned_image
+from config.units import ByteSize
+
+# Limits from mysql-server storage/ndb/include/ndb_limits.h (MAX_NDB_NODES, MAX_NODES) and
+# ConfigInfo.cpp (NoOfReplicas 1..4; ndb-cluster-connection-pool 1..63 in ha_ndbcluster).
+MAX_DATA_NODES = 144
+MAX_NODES = 255
+MAX_REPLICAS = 4
+MAX_CONNECTION_POOL = 63
+
+_DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+_ENDPOINT = re.compile(r"^(unix:///\S+|ssh://[^@\s/]+@[^\s/:]+(:\d+)?|tcp://[^\s/:]+:\d+)$")
+
+
+def _dns_label(value: str) -> str:
+    if not _DNS_LABEL.match(value):
+        raise ValueError("must be a lowercase DNS label (a-z, 0-9, '-'; at most 63 characters)")
+    return value
+
+
+DnsLabel = Annotated[str, AfterValidator(_dns_label)]
+Port = Annotated[int, Field(ge=1, le=65535)]
+PinnedImage = Annotated[str, AfterValidator(require_pinned_image)]
+
+
+class Model(BaseModel):
+    """Strict base: unknown keys are typos, and typos are errors."""
+
+    model_config = ConfigDict(
+        extra="forbid", alias_generator=to_camel, populate_by_name=False, frozen=True
+    )
+
+
+class DockerHost(Model):
+    """One machine with a Docker engine."""
+
+    name: DnsLabel
+    endpoint: str = "unix:///var/run/docker.sock"
+    address: ipaddress.IPv4Address | None = None
+    ssh_opts: tuple[str, ...] = ()
+
+    @field_validator("endpoint")
+    @classmethod
+    def _endpoint_form(cls, value: str) -> str:
+        if not _ENDPOINT.match(value):
+            raise ValueError(
+                "must be unix:///path/to/docker.sock, ssh://user@host[:port] or tcp://host:port"
+            )
+        return value
+
+
+class NetworkSettings(Model):
+    """Single host: one user-defined bridge network with static addresses from `subnet`.
+    Several hosts: host networking, every node is reached at its host's address."""
+
+    name: DnsLabel = "openstack-ndb"
+    subnet: ipaddress.IPv4Network = ipaddress.IPv4Network("172.28.0.0/24")
+
+
+class ImageSettings(Model):
+    ndb: PinnedImage = "container-registry.oracle.com/mysql/community-cluster:9.7.1"
+    haproxy: PinnedImage = "haproxy:3.2.7"
+
+
+class ManagementSettings(Model):
+    count: int = Field(default=1, ge=1, le=2)
+    hosts: tuple[str, ...] | None = None
+    port: Port = 1186
+    memory_limit: ByteSize = 512 << 20
+    publish_port: Port | None = None
+    arbitration_rank: int = Field(default=1, ge=0, le=2)
+
+
+class DataNodeSettings(Model):
+    count: int = Field(default=2, ge=1, le=MAX_DATA_NODES)
+    no_of_replicas: int = Field(default=2, ge=1, le=MAX_REPLICAS)
+    hosts: tuple[str, ...] | None = None
+    data_memory: ByteSize = 512 << 20
+    memory_limit: ByteSize = 2 << 30
+    server_port: Port = 11860
+    # Further [ndbd default] parameters, by their config.ini names; checked against
+    # config/ndb_parameters.yaml (name, type, range) in config/checks.py.
+    parameters: dict[str, int | str | bool] = Field(default_factory=dict)
+
+
+class SqlNodeSettings(Model):
+    count: int = Field(default=2, ge=1)
+    hosts: tuple[str, ...] | None = None
+    port: Port = 3306
+    connection_pool: int = Field(default=1, ge=1, le=MAX_CONNECTION_POOL)
+    free_api_slots: int = Field(default=4, ge=0)
+    memory_limit: ByteSize = 1 << 30
+    root_host: str = "%"
+
+
+class EndpointSettings(Model):
+    """HAProxy in front of the SQL nodes: the one address clients use."""
+
+    host: str | None = None
+    port: Port = 3306
+    publish_port: Port | None = None
+    memory_limit: ByteSize = 256 << 20
+
+
+class VolumeSettings(Model):
+    protect: StrictBool = False
+
+
+class GateSettings(Model):
+    timeout_seconds: int = Field(default=600, ge=10)
+    poll_seconds: int = Field(default=5, ge=1)
+
+
+class Settings(Model):
+    """The whole stack config (`openstack-ndb:<key>` for each field)."""
+
+    name_prefix: DnsLabel = "openstack-ndb"
+    hosts: tuple[DockerHost, ...] = (DockerHost(name="local"),)
+    network: NetworkSettings = NetworkSettings()
+    images: ImageSettings = ImageSettings()
+    management: ManagementSettings = ManagementSettings()
+    data_nodes: DataNodeSettings = DataNodeSettings()
+    sql_nodes: SqlNodeSettings = SqlNodeSettings()
+    endpoint: EndpointSettings = EndpointSettings()
+    volumes: VolumeSettings = VolumeSettings()
+    gates: GateSettings = GateSettings()
+
+    @property
+    def multi_host(self) -> bool:
+        return len(self.hosts) > 1
+
+    @property
+    def network_mode(self) -> Literal["bridge", "host"]:
+        return "host" if self.multi_host else "bridge"
+
+    def host(self, name: str) -> DockerHost:
+        return next(h for h in self.hosts if h.name == name)
+
+
+def top_level_keys() -> dict[str, str]:
+    """camelCase config key -> field name, for the keys a stack file may set."""
+    return {
+        (info.alias or to_camel(name)): name for name, info in Settings.model_fields.items()
+    }
+
+
+def field_defaults(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
+    """Every leaf key's default as `a.b.c` -> value, for docs and the README reference test."""
+    out: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        key = prefix + (info.alias or to_camel(name))
+        default = info.get_default(call_default_factory=True)
+        if isinstance(default, BaseModel):
+            out.update(field_defaults(type(default), key + "."))
+        else:
+            out[key] = default
+    return out

@@ -1,0 +1,168 @@
+"""Where every node lives: node ids, names, hosts, addresses, ports and node groups.
+
+Pure functions of the settings. Everything downstream (renderers, components, the test bed)
+reads this one layout, so an address or a node id is decided in exactly one place.
+
+Node ids are stable under growth: data nodes take 1..N (NDB allows data nodes only in
+1..144), management nodes 145 and 146, SQL node slots from 147 on, free [api] slots after.
+Adding data nodes therefore renumbers nothing else.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Literal
+
+from config.settings import MAX_DATA_NODES, Settings
+
+Kind = Literal["mgm", "data", "sql", "endpoint"]
+
+MGM_FIRST_ID = MAX_DATA_NODES + 1
+SQL_FIRST_ID = MGM_FIRST_ID + 2
+
+# Bridge-network addresses: fixed offsets in the subnet per kind, so that growing one kind
+# never moves another kind's containers (an address change replaces a container).
+MGM_OFFSET, ENDPOINT_OFFSET, SQL_OFFSET, DATA_OFFSET = 2, 4, 10, 50
+MAX_BRIDGE_SQL_NODES = DATA_OFFSET - SQL_OFFSET
+
+
+@dataclass(frozen=True)
+class Node:
+    kind: Kind
+    index: int  # position among the nodes of its kind, from 0
+    name: str  # Pulumi resource name, unique in the stack: ndb-data-3
+    container_name: str  # Docker container name and hostname
+    host: str  # DockerHost.name
+    address: str  # where the other nodes reach it
+    port: int | None  # listening port (None for data nodes on a bridge network: dynamic)
+    node_ids: tuple[int, ...]  # NDB node ids (an SQL node has one per pooled connection)
+    placement_key: str  # config key that placed it, for error messages
+    node_group: int | None = None
+    replica: int | None = None  # index within its node group
+
+    @property
+    def node_id(self) -> int:
+        return self.node_ids[0]
+
+
+@dataclass(frozen=True)
+class Topology:
+    network_mode: Literal["bridge", "host"]
+    management: tuple[Node, ...]
+    data: tuple[Node, ...]
+    sql: tuple[Node, ...]
+    endpoint: Node
+    free_api_ids: tuple[int, ...]
+
+    @property
+    def nodes(self) -> tuple[Node, ...]:
+        return (*self.management, *self.data, *self.sql, self.endpoint)
+
+    @property
+    def node_groups(self) -> tuple[tuple[Node, ...], ...]:
+        groups: dict[int, list[Node]] = {}
+        for node in self.data:
+            assert node.node_group is not None
+            groups.setdefault(node.node_group, []).append(node)
+        return tuple(tuple(groups[g]) for g in sorted(groups))
+
+    @property
+    def connectstring(self) -> str:
+        return ",".join(f"{n.address}:{n.port}" for n in self.management)
+
+    @property
+    def highest_node_id(self) -> int:
+        ids = [i for n in self.nodes for i in n.node_ids] + list(self.free_api_ids)
+        return max(ids)
+
+
+def place(hosts: tuple[str, ...], count: int) -> list[str]:
+    """Round-robin placement: node i goes to hosts[i % len(hosts)]."""
+    return [hosts[i % len(hosts)] for i in range(count)]
+
+
+def placement_hosts(settings: Settings, listed: tuple[str, ...] | None) -> tuple[str, ...]:
+    return listed if listed else tuple(h.name for h in settings.hosts)
+
+
+def bridge_address(settings: Settings, offset: int) -> str:
+    return str(settings.network.subnet.network_address + offset)
+
+
+def bridge_offsets_needed(settings: Settings) -> int:
+    """The highest subnet offset the bridge layout uses (the subnet must hold it)."""
+    return DATA_OFFSET + settings.data_nodes.count - 1
+
+
+def build_topology(settings: Settings) -> Topology:
+    host_mode = settings.multi_host
+    next_port: dict[tuple[str, Kind], int] = {}
+
+    def address(host: str, offset: int) -> str:
+        if host_mode:
+            return str(settings.host(host).address)
+        return bridge_address(settings, offset)
+
+    def port(host: str, kind: Kind, base: int) -> int:
+        # On a bridge network each node has its own address and keeps the base port; with host
+        # networking, nodes of one kind on one host take consecutive ports from the base.
+        if not host_mode:
+            return base
+        value = next_port.get((host, kind), base)
+        next_port[(host, kind)] = value + 1
+        return value
+
+    def node(kind: Kind, index: int, name: str, host: str, offset: int,  # noqa: PLR0917
+             port_: int | None, ids: tuple[int, ...], key: str, **extra: int) -> Node:
+        return Node(kind=kind, index=index, name=name,
+                    container_name=f"{settings.name_prefix}-{name}", host=host,
+                    address=address(host, offset), port=port_, node_ids=ids,
+                    placement_key=key, **extra)
+
+    mgm_s, data_s, sql_s = settings.management, settings.data_nodes, settings.sql_nodes
+    management = tuple(
+        node("mgm", i, f"ndb-mgmd-{i + 1}", host, MGM_OFFSET + i,
+             port(host, "mgm", mgm_s.port), (MGM_FIRST_ID + i,), f"management.hosts[{i}]")
+        for i, host in enumerate(place(placement_hosts(settings, mgm_s.hosts), mgm_s.count))
+    )
+    replicas = data_s.no_of_replicas
+    data = tuple(
+        node("data", i, f"ndb-data-{i + 1}", host, DATA_OFFSET + i,
+             port(host, "data", data_s.server_port) if host_mode else None, (i + 1,),
+             f"dataNodes.hosts[{i}]", node_group=i // replicas, replica=i % replicas)
+        for i, host in enumerate(place(placement_hosts(settings, data_s.hosts), data_s.count))
+    )
+    sql_nodes: list[Node] = []
+    next_id = SQL_FIRST_ID
+    for i, host in enumerate(place(placement_hosts(settings, sql_s.hosts), sql_s.count)):
+        ids = tuple(range(next_id, next_id + sql_s.connection_pool))
+        next_id += sql_s.connection_pool
+        sql_nodes.append(node("sql", i, f"ndb-sql-{i + 1}", host, SQL_OFFSET + i,
+                              port(host, "sql", sql_s.port), ids, f"sqlNodes.hosts[{i}]"))
+    endpoint_host = settings.endpoint.host or settings.hosts[0].name
+    endpoint = node("endpoint", 0, "ndb-endpoint", endpoint_host, ENDPOINT_OFFSET,
+                    port(endpoint_host, "endpoint", settings.endpoint.port), (), "endpoint.host")
+    free = tuple(range(next_id, next_id + sql_s.free_api_slots))
+    return Topology("host" if host_mode else "bridge", management, data, tuple(sql_nodes),
+                    endpoint, free)
+
+
+def published_ports(settings: Settings, topology: Topology) -> list[tuple[str, int, str]]:
+    """(host, port, config key) for every port a node takes on its Docker host."""
+    if topology.network_mode == "host":
+        return [(n.host, n.port, f"{n.placement_key} ({n.name} port)")
+                for n in topology.nodes if n.port is not None]
+    out: list[tuple[str, int, str]] = []
+    if settings.management.publish_port is not None:
+        for n in topology.management:
+            out.append((n.host, settings.management.publish_port + n.index,
+                        f"management.publishPort ({n.name})"))
+    if settings.endpoint.publish_port is not None:
+        out.append((topology.endpoint.host, settings.endpoint.publish_port,
+                    "endpoint.publishPort"))
+    return out
+
+
+def subnet_size(subnet: ipaddress.IPv4Network) -> int:
+    return int(subnet.num_addresses)

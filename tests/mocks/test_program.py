@@ -1,0 +1,220 @@
+"""The whole program under Pulumi mocks, with the real Pulumi.dev.yaml and Pulumi.prod.yaml."""
+
+from __future__ import annotations
+
+import re
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.mock_program import ROOT, SECRET_SIG, Run, run_program, stack_config
+
+CONTAINER = "docker:index/container:Container"
+COMMAND = "command:local:Command"
+VOLUME = "docker:index/volume:Volume"
+
+
+@cache
+def run(stack: str) -> Run:
+    return run_program(stack_config(stack), stack)
+
+
+def containers(r: Run, prefix: str) -> list[Any]:
+    return [c for c in r.of_type(CONTAINER) if c.inputs["command"][0] == prefix]
+
+
+def test_dev_has_one_mgmd_two_data_nodes_two_sql_nodes_and_haproxy() -> None:
+    r = run("dev")
+    assert len(containers(r, "ndb_mgmd")) == 1
+    assert len(containers(r, "ndbmtd")) == 2
+    assert len(containers(r, "mysqld")) == 2
+    assert len(containers(r, "haproxy")) == 1
+    assert "NoOfReplicas=2" in containers(r, "ndb_mgmd")[0].inputs["uploads"][0]["content"]
+
+
+def test_prod_has_two_mgmds_and_data_nodes_across_hosts() -> None:
+    r = run("prod")
+    assert len(containers(r, "ndb_mgmd")) == 2
+    data = containers(r, "ndbmtd")
+    assert len(data) >= 4
+    assert len(r.of_type("pulumi:providers:docker")) >= 3
+    nodes = r.outputs["nodes"]
+    assert len({nodes[f"ndb-data-{i}"]["host"] for i in range(1, len(data) + 1)}) >= 3
+    for group in range(3):
+        members = [nodes[f"ndb-data-{2 * group + 1}"], nodes[f"ndb-data-{2 * group + 2}"]]
+        assert members[0]["host"] != members[1]["host"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_node_ids_addresses_and_ports(stack: str) -> None:
+    r = run(stack)
+    nodes = r.outputs["nodes"]
+    for c in containers(r, "ndbmtd"):
+        node_id = int(re.search(r"--ndb-nodeid=(\d+)", " ".join(c.inputs["command"])).group(1))
+        assert nodes[f"ndb-data-{node_id}"]["nodeIds"] == [node_id]
+        assert f"--ndb-connectstring={r.outputs['managementConnectstring']}" in c.inputs["command"]
+    for c in r.of_type(CONTAINER):
+        if stack == "dev":
+            (net,) = c.inputs["networksAdvanced"]
+            assert net["ipv4Address"] in {n["address"] for n in nodes.values()}
+        else:
+            assert c.inputs["networkMode"] == "host"
+    if stack == "dev":
+        published = {p["external"] for c in r.of_type(CONTAINER)
+                     for p in c.inputs.get("ports", [])}
+        assert published == {1186, 13306}
+        assert r.outputs["sqlEndpoint"] == "127.0.0.1:13306"
+
+
+def _single(r: Run, name: str) -> Any:
+    return r.by_name(name)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_order_mgmd_data_sql_endpoint(stack: str) -> None:
+    r = run(stack)
+    mgmd_gate = _single(r, "ndb-mgmd-1-gate")
+    sql_gate = _single(r, "ndb-sql-gate")
+    endpoint = _single(r, "ndb-sql-endpoint")
+    for c in containers(r, "ndbmtd"):
+        assert r.depends_transitively(c, mgmd_gate)
+    group_gates = [x for x in r.of_type(COMMAND) if re.fullmatch(r"ndb-group-\d+-gate", x.name)]
+    for group_gate in group_gates:
+        for c in containers(r, "mysqld"):
+            assert r.depends_transitively(c, group_gate)
+    assert r.depends_transitively(endpoint, sql_gate)
+    assert not r.depends_transitively(mgmd_gate, endpoint)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_replicas_are_chained_so_updates_keep_one_up(stack: str) -> None:
+    """Replica r+1 waits (depends_on only) for the gate of replica r, and that gate takes
+    replica r's container id as a trigger: replacing r re-runs the gate before r+1 moves."""
+    r = run(stack)
+    for c in containers(r, "ndbmtd"):
+        gate = r.by_name(f"{c.name}-gate")
+        assert gate.property_dependencies["triggers"] == [c.urn]
+    groups: dict[str, list[Any]] = {}
+    for c in containers(r, "ndbmtd"):
+        groups.setdefault(c.parent, []).append(c)
+    for members in groups.values():
+        for earlier, later in pairwise(members):
+            gate = r.by_name(f"{earlier.name}-gate")
+            assert gate.urn in later.dependencies
+            # no property of the later replica depends on the earlier one: the engine will
+            # not delete it early when the earlier one is replaced
+            assert all(earlier.urn not in deps for deps in later.property_dependencies.values())
+        # the two replicas never form the first creation step together
+        assert not any(m.urn in members[-1].dependencies for m in members[:-1])
+    for c in r.of_type(CONTAINER):
+        assert c.delete_before_replace
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_management_nodes_and_sql_nodes_are_chained_too(stack: str) -> None:
+    r = run(stack)
+    sql = containers(r, "mysqld")
+    for earlier, later in pairwise(sql):
+        assert r.by_name(f"{earlier.name}-gate").urn in later.dependencies
+    mgmds = containers(r, "ndb_mgmd")
+    for earlier, later in pairwise(mgmds):
+        assert r.by_name(earlier.name.replace("-container", "-gate")).urn in later.dependencies
+
+
+def test_config_change_runs_a_rolling_restart_not_a_replacement() -> None:
+    r = run("dev")
+    restart = r.by_name("ndb-group-0-rolling-restart")
+    assert "restart" in restart.inputs["update"]
+    assert "restart" not in restart.inputs["create"]
+    assert len(restart.inputs["environment"]["CONFIG_INI_SHA256"]) == 64
+    assert "triggers" not in restart.inputs  # a trigger change would replace, not update
+
+
+@pytest.mark.parametrize("stack,protected", [("dev", False), ("prod", True)])
+def test_data_volumes_protection_follows_config(stack: str, protected: bool) -> None:
+    volumes = run(stack).of_type(VOLUME)
+    assert volumes
+    assert all(v.protect is protected and v.retain_on_delete is protected for v in volumes)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_no_password_in_plain_text(stack: str) -> None:
+    r = run(stack)
+    password = r.outputs["rootPassword"]
+    assert password.startswith("mock-password-")
+
+    def plain_occurrences(value: Any, secret: bool = False) -> int:
+        if isinstance(value, dict):
+            inside = secret or value.get("4dabf18193072939515e22adb298388d") == SECRET_SIG
+            return sum(plain_occurrences(v, inside) for v in value.values())
+        if isinstance(value, list):
+            return sum(plain_occurrences(v, secret) for v in value)
+        return int(isinstance(value, str) and password in value and not secret)
+
+    seen_secret = False
+    for res in r.resources:
+        if res.type.startswith("random:"):
+            continue
+        assert plain_occurrences(res.raw_inputs) == 0, res.name
+        seen_secret |= password in str(res.inputs)
+    assert seen_secret  # the password does reach the SQL nodes, as a secret
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_gates_run_docker_exec_against_the_mgmd_host(stack: str) -> None:
+    r = run(stack)
+    for gate in r.of_type(COMMAND):
+        env = gate.inputs["environment"]
+        assert env["NDB_MGM"].startswith("docker exec ") and env["NDB_MGM"].endswith(" ndb_mgm")
+        assert env["DOCKER_HOST"].startswith(("unix://", "ssh://"))
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_components_follow_pulumi_guidelines(stack: str) -> None:
+    r = run(stack)
+    components = [x for x in r.resources if not x.custom]
+    tokens = {c.type for c in components}
+    assert tokens == {"openstack-ndb:ndb:NdbManagementNode", "openstack-ndb:ndb:NdbDataNodeGroup",
+                      "openstack-ndb:ndb:SqlNodePool"}
+    for child in r.resources:
+        parent = next((c for c in components if c.urn == child.parent), None)
+        if parent is not None:
+            assert child.name.startswith(parent.name), (child.name, parent.name)
+
+
+def test_outputs() -> None:
+    outputs = run("dev").outputs
+    assert set(outputs) == {"sqlEndpoint", "managementConnectstring", "nodes", "rootPassword",
+                            "mysqlCommand"}
+    assert outputs["mysqlCommand"] == "mysql -h 127.0.0.1 -P 13306 -u root -p"
+
+
+def test_no_code_branches_on_the_stack_name() -> None:
+    pattern = re.compile(r"get_stack\(|\bstack_name\b|['\"](dev|prod)['\"]")
+    offenders = []
+    for path in [ROOT / "__main__.py", *(ROOT / "components").rglob("*.py"),
+                 *(ROOT / "config").rglob("*.py")]:
+        for number, line in enumerate(Path(path).read_text().splitlines(), 1):
+            if pattern.search(line):
+                offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert offenders == []
+
+
+def test_same_program_for_any_stack_name() -> None:
+    a = run_program(stack_config("dev"), "dev")
+    b = run_program(stack_config("dev"), "some-other-name")
+    assert {x.name: (x.type, x.inputs) for x in a.resources} == \
+        {x.name: (x.type, x.inputs) for x in b.resources}
+
+
+def test_invalid_config_registers_nothing() -> None:
+    from config import SettingsError
+
+    config = dict(stack_config("dev"))
+    config["openstack-ndb:dataNodes"] = {"count": 3}
+    with pytest.raises(SettingsError, match=r"dataNodes\.count"):
+        r = run_program(config, "dev")
+        assert r.resources == []

@@ -1,0 +1,205 @@
+"""Every rejected input fails in load_settings (before any resource), naming its key path."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from config import SettingsError, load_settings
+from config.settings import Settings, field_defaults
+from tests.stacks import STACKS, modified, raw_settings, settings_for
+
+
+def problems(raw: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(SettingsError) as info:
+        load_settings(raw)
+    return {p.path: p.message for p in info.value.problems}
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_real_stack_files_are_valid(stack: str) -> None:
+    assert isinstance(settings_for(stack), Settings)
+
+
+def test_data_node_count_must_be_multiple_of_replicas() -> None:
+    found = problems(modified("dev", "dataNodes.count", 3))
+    assert "multiple of dataNodes.noOfReplicas" in found["dataNodes.count"]
+
+
+@pytest.mark.parametrize("replicas", [0, 5])
+def test_no_of_replicas_outside_1_to_4(replicas: int) -> None:
+    found = problems(modified("dev", "dataNodes.noOfReplicas", replicas))
+    assert "dataNodes.noOfReplicas" in found
+
+
+def test_more_than_144_data_nodes() -> None:
+    found = problems(modified("dev", "dataNodes.count", 146))
+    assert "144" in found["dataNodes.count"]
+
+
+def test_more_than_255_nodes() -> None:
+    # ids: data 1-2, mgmd 145-146, then 2 SQL nodes x pool, then free API slots
+    at_limit = modified("dev", "sqlNodes.connectionPool", 54)
+    at_limit["sqlNodes"]["freeApiSlots"] = 1  # 146 + 108 + 1 = 255
+    assert load_settings(at_limit)
+    at_limit["sqlNodes"]["freeApiSlots"] = 2
+    assert "at most 255" in problems(at_limit)["sqlNodes"]
+
+
+def test_unknown_top_level_key_is_a_typo() -> None:
+    found = problems({**raw_settings("dev"), "datanodes": {"count": 2}})
+    assert "unknown key" in found["datanodes"]
+    assert "dataNodes" in found["datanodes"]
+
+
+def test_unknown_nested_key_names_allowed_keys() -> None:
+    found = problems(modified("dev", "dataNodes.dataMemmory", "1G"))
+    assert "dataMemory" in found["dataNodes.dataMemmory"]
+
+
+def test_unknown_host_in_placement() -> None:
+    found = problems(modified("prod", "dataNodes.hosts[1]", "db-x"))
+    assert "unknown host 'db-x'" in found["dataNodes.hosts[1]"]
+
+
+def test_unknown_endpoint_host() -> None:
+    assert "endpoint.host" in problems(modified("prod", "endpoint.host", "nowhere"))
+
+
+def test_same_port_twice_on_one_host() -> None:
+    found = problems(modified("prod", "sqlNodes.port", 3306))  # db-c's endpoint has 3306
+    assert any("3306" in m and "db-c" in m for m in found.values())
+
+
+def test_published_ports_clash_on_single_host() -> None:
+    found = problems(modified("dev", "endpoint.publishPort", 1186))
+    assert "endpoint.publishPort" in found
+
+
+@pytest.mark.parametrize("image", [
+    "container-registry.oracle.com/mysql/community-cluster",
+    "container-registry.oracle.com/mysql/community-cluster:latest",
+    "container-registry.oracle.com/mysql/community-cluster:9.7",
+])
+def test_image_must_be_pinned(image: str) -> None:
+    found = problems(modified("dev", "images.ndb", image))
+    assert "images.ndb" in found
+
+
+def test_digest_pins_an_image() -> None:
+    digest = "haproxy@sha256:" + "a" * 64
+    assert load_settings(modified("dev", "images.haproxy", digest)).images.haproxy == digest
+
+
+def test_data_memory_must_fit_memory_limit() -> None:
+    found = problems(modified("dev", "dataNodes.dataMemory", "2G"))
+    assert "memoryLimit" in found["dataNodes.dataMemory"]
+
+
+def test_replicas_of_one_group_on_one_host_with_several_hosts() -> None:
+    found = problems(modified("prod", "dataNodes.hosts", ["db-a", "db-a", "db-b"]))
+    assert "same host 'db-a'" in found["dataNodes.hosts[1]"]
+
+
+def test_one_host_may_hold_every_replica() -> None:
+    assert settings_for("dev").data_nodes.count == 2  # dev: both replicas on `local`
+
+
+def test_several_hosts_need_addresses() -> None:
+    found = problems(modified("prod", "hosts[1].address", ...))
+    assert "hosts[1].address" in found
+
+
+def test_bad_docker_endpoint() -> None:
+    found = problems(modified("prod", "hosts[0].endpoint", "db-a:2375"))
+    assert "ssh://" in found["hosts[0].endpoint"]
+
+
+def test_management_count_1_or_2() -> None:
+    assert "management.count" in problems(modified("prod", "management.count", 3))
+
+
+def test_unknown_ndb_parameter() -> None:
+    found = problems(modified("dev", "dataNodes.parameters.NoSuchParameter", 1))
+    assert "not an NDB" in found["dataNodes.parameters.NoSuchParameter"]
+
+
+def test_ndb_parameter_out_of_range() -> None:
+    found = problems(modified("dev", "dataNodes.parameters.TimeBetweenLocalCheckpoints", 32))
+    assert "at most 31" in found["dataNodes.parameters.TimeBetweenLocalCheckpoints"]
+
+
+def test_managed_ndb_parameter_is_refused() -> None:
+    found = problems(modified("dev", "dataNodes.parameters.datamemory", "1G"))
+    assert "dataNodes.dataMemory" in found["dataNodes.parameters.datamemory"]
+
+
+def test_publish_port_meaningless_with_several_hosts() -> None:
+    assert "endpoint.publishPort" in problems(modified("prod", "endpoint.publishPort", 3306))
+
+
+def test_subnet_too_small_for_data_nodes() -> None:
+    assert "network.subnet" in problems(modified("dev", "network.subnet", "172.28.0.0/27"))
+
+
+def test_every_problem_is_reported_at_once() -> None:
+    raw = modified("dev", "dataNodes.count", 3)
+    raw["dataNodes"]["parameters"] = {"Bogus": 1}
+    assert {"dataNodes.count", "dataNodes.parameters.Bogus"} <= set(problems(raw))
+
+
+def test_error_text_names_the_namespaced_key() -> None:
+    with pytest.raises(SettingsError, match=r"openstack-ndb:dataNodes.count: "):
+        load_settings(modified("dev", "dataNodes.count", 3))
+
+
+DEFAULTS = {
+    "namePrefix": "openstack-ndb",
+    "network.name": "openstack-ndb",
+    "images.ndb": "container-registry.oracle.com/mysql/community-cluster:9.7.1",
+    "images.haproxy": "haproxy:3.2.7",
+    "management.count": 1,
+    "management.port": 1186,
+    "management.memoryLimit": 512 << 20,
+    "management.publishPort": None,
+    "management.arbitrationRank": 1,
+    "management.hosts": None,
+    "dataNodes.count": 2,
+    "dataNodes.noOfReplicas": 2,
+    "dataNodes.dataMemory": 512 << 20,
+    "dataNodes.memoryLimit": 2 << 30,
+    "dataNodes.serverPort": 11860,
+    "dataNodes.parameters": {},
+    "dataNodes.hosts": None,
+    "sqlNodes.count": 2,
+    "sqlNodes.port": 3306,
+    "sqlNodes.connectionPool": 1,
+    "sqlNodes.freeApiSlots": 4,
+    "sqlNodes.memoryLimit": 1 << 30,
+    "sqlNodes.rootHost": "%",
+    "sqlNodes.hosts": None,
+    "endpoint.host": None,
+    "endpoint.port": 3306,
+    "endpoint.publishPort": None,
+    "endpoint.memoryLimit": 256 << 20,
+    "volumes.protect": False,
+    "gates.timeoutSeconds": 600,
+    "gates.pollSeconds": 5,
+}
+
+
+@pytest.mark.parametrize("key", sorted(DEFAULTS))
+def test_default(key: str) -> None:
+    assert field_defaults(Settings)[key] == DEFAULTS[key]
+
+
+def test_empty_config_is_a_valid_one_host_cluster() -> None:
+    settings = load_settings({})
+    assert settings.hosts[0].name == "local"
+    assert settings.network_mode == "bridge"
+    assert str(settings.network.subnet) == "172.28.0.0/24"
+
+
+def test_every_default_is_listed_here() -> None:
+    assert set(field_defaults(Settings)) - {"hosts"} == set(DEFAULTS) | {"network.subnet"}
