@@ -16,7 +16,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.mock_program import run_program, stack_config  # noqa: E402
+from tests.mock_program import run_program, stack_config
 
 REPEATS = 3
 
