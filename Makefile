@@ -26,7 +26,7 @@ help:
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    timings of the program under mocks (prints figures)"
 
-$(VENV_DIR)/.ready: requirements.txt requirements-dev.txt
+$(VENV_DIR)/.ready:  # the directory name carries the requirements hash
 	@echo "[venv] installing into $(VENV_DIR)"
 	rm -rf "$(VENV_DIR)"
 	$(PYTHON) -m venv "$(VENV_DIR)"

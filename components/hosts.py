@@ -40,16 +40,14 @@ def build_hosts(settings: Settings) -> dict[str, HostResources]:
                 name=settings.network.name,
                 driver="bridge",
                 ipam_configs=[docker.NetworkIpamConfigArgs(subnet=str(settings.network.subnet))],
-                labels=labels(settings, "network"),
+                labels=[docker.NetworkLabelArgs(label=k, value=v)
+                        for k, v in labels(settings, "network").items()],
                 opts=opts,
             )
         out[host.name] = HostResources(host, provider, ndb_image, haproxy_image, network)
     return out
 
 
-def labels(settings: Settings, role: str) -> list[dict[str, str]]:
-    """Docker labels (the same shape for containers, volumes and networks)."""
-    return [
-        {"label": "org.openstack-ndb.prefix", "value": settings.name_prefix},
-        {"label": "org.openstack-ndb.role", "value": role},
-    ]
+def labels(settings: Settings, role: str) -> dict[str, str]:
+    """Docker labels of every container, volume and network of the stack."""
+    return {"org.openstack-ndb.prefix": settings.name_prefix, "org.openstack-ndb.role": role}

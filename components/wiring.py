@@ -30,7 +30,8 @@ def node_volume(name: str, settings: Settings, node: Node, hosts: HostResources,
     return docker.Volume(
         name,
         name=f"{node.container_name}-data",
-        labels=labels(settings, f"{node.kind}-data"),
+        labels=[docker.VolumeLabelArgs(label=k, value=v)
+                for k, v in labels(settings, f"{node.kind}-data").items()],
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider, protect=protect,
                                     retain_on_delete=protect),
     )
@@ -45,12 +46,8 @@ def node_container(
     parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
     """One long-running node container on its host, at its topology address."""
-    bridge = hosts.network is not None
-    networking: dict[str, object] = (
-        {"networks_advanced": [docker.ContainerNetworksAdvancedArgs(
-            name=hosts.network.name, ipv4_address=node.address)]} if hosts.network is not None
-        else {"network_mode": "host"}
-    )
+    network = hosts.network
+    bridge = network is not None
     return docker.Container(
         name,
         name=node.container_name,
@@ -68,8 +65,11 @@ def node_container(
         restart="unless-stopped",
         must_run=True,
         destroy_grace_seconds=stop_grace_seconds,
-        labels=labels(settings, node.kind),
-        **networking,  # type: ignore[arg-type]
+        labels=[docker.ContainerLabelArgs(label=k, value=v)
+                for k, v in labels(settings, node.kind).items()],
+        networks_advanced=[docker.ContainerNetworksAdvancedArgs(
+            name=network.name, ipv4_address=node.address)] if network is not None else None,
+        network_mode=None if bridge else "host",
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,
                                     delete_before_replace=True, depends_on=list(depends_on)),
     )

@@ -72,7 +72,9 @@ class Run:
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
+    def new_resource(
+        self, args: pulumi.runtime.MockResourceArgs
+    ) -> tuple[str | None, dict[str, Any]]:
         state = dict(args.inputs)
         if args.typ == "random:index/randomPassword:RandomPassword":
             state["result"] = f"mock-password-{args.name}"
@@ -82,7 +84,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state.setdefault("name", args.name)
         return f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list | None]:
+    def call(
+        self, args: pulumi.runtime.MockCallArgs
+    ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
         return {}, None
 
 
@@ -92,7 +96,7 @@ class RecordingMonitor(mocks.MockMonitor):
         self.run = run
 
     def RegisterResource(self, request: Any) -> Any:
-        response = super().RegisterResource(request)
+        response = super().RegisterResource(request)  # type: ignore[no-untyped-call]
         if request.type != "pulumi:pulumi:Stack":
             raw = json_format.MessageToDict(request.object)
             inputs = pulumi.runtime.rpc.deserialize_properties(request.object)

@@ -47,7 +47,7 @@ class SqlNodePool(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         # Secret by construction, not only by the provider's schema (which mocks do not apply).
-        self.password = pulumi.Output.secret(self.root_password.result)
+        self.password: pulumi.Output[str] = self.root_password.result.apply(pulumi.Output.secret)
         self.containers: list[docker.Container] = []
         previous: list[pulumi.Resource] = list(args.after)
         for node, my_cnf, gate_script in zip(topo.sql, args.my_cnf, args.node_gates, strict=True):

@@ -53,7 +53,9 @@ def test_node_ids_addresses_and_ports(stack: str) -> None:
     r = run(stack)
     nodes = r.outputs["nodes"]
     for c in containers(r, "ndbmtd"):
-        node_id = int(re.search(r"--ndb-nodeid=(\d+)", " ".join(c.inputs["command"])).group(1))
+        match = re.search(r"--ndb-nodeid=(\d+)", " ".join(c.inputs["command"]))
+        assert match
+        node_id = int(match.group(1))
         assert nodes[f"ndb-data-{node_id}"]["nodeIds"] == [node_id]
         assert f"--ndb-connectstring={r.outputs['managementConnectstring']}" in c.inputs["command"]
     for c in r.of_type(CONTAINER):
