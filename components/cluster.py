@@ -48,7 +48,7 @@ def build_cluster(settings: Settings, artifacts: ClusterArtifacts) -> NdbCluster
     sql = SqlNodePool("ndb-sql", SqlNodePoolArgs(
         settings=settings, topology=topo, hosts=hosts, my_cnf=artifacts.my_cnf,
         node_gates=artifacts.sql_node_gates, pool_gate=artifacts.sql_gate,
-        sql_init=artifacts.sql_init, haproxy_cfg=artifacts.haproxy_cfg,
+        haproxy_cfg=artifacts.haproxy_cfg,
         after=[g.gate for g in groups],
     ))
     return NdbCluster(hosts, management, groups, sql)

@@ -15,7 +15,6 @@ from components.render.ndb import (
     MY_CNF_PATH,
     ROOT_PASSWORD_PATH,
     SQL_DATA_DIR,
-    SQL_INIT_PATH,
 )
 from components.wiring import gate, node_container, node_volume, upload
 from config.settings import Settings
@@ -30,7 +29,6 @@ class SqlNodePoolArgs:
     my_cnf: tuple[str, ...]
     node_gates: tuple[str, ...]
     pool_gate: str
-    sql_init: str
     haproxy_cfg: str
     after: list[pulumi.Resource] = field(default_factory=list)
 
@@ -61,7 +59,7 @@ class SqlNodePool(pulumi.ComponentResource):
                 memory_limit=settings.sql_nodes.memory_limit,
                 envs=[f"MYSQL_ROOT_PASSWORD={ROOT_PASSWORD_PATH}",
                       f"MYSQL_ROOT_HOST={settings.sql_nodes.root_host}"],
-                uploads=[upload(MY_CNF_PATH, my_cnf), upload(SQL_INIT_PATH, args.sql_init),
+                uploads=[upload(MY_CNF_PATH, my_cnf),
                          upload(ROOT_PASSWORD_PATH, self.password, "0400")],
                 volume=volume, volume_path=SQL_DATA_DIR, parent=self, depends_on=previous,
             )

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from components.render.gates import render_gate_script, render_rolling_restart_script
 from components.render.haproxy import render_haproxy_cfg
-from components.render.ndb import render_config_ini, render_my_cnf, render_sql_init
+from components.render.ndb import render_config_ini, render_my_cnf
 from config.settings import Settings
 from config.topology import Topology, build_topology
 
@@ -32,7 +32,6 @@ class ClusterArtifacts:
     my_cnf: tuple[str, ...]  # per SQL node
     sql_node_gates: tuple[str, ...]  # per SQL node: its pooled connections are up
     sql_gate: str  # every SQL node connected
-    sql_init: str
     haproxy_cfg: str
 
 
@@ -59,7 +58,6 @@ def render_cluster(settings: Settings, topology: Topology | None = None) -> Clus
         my_cnf=tuple(render_my_cnf(settings, topo, sql) for sql in topo.sql),
         sql_node_gates=tuple(render_gate_script(settings, topo, "sql", (s,)) for s in topo.sql),
         sql_gate=render_gate_script(settings, topo, "sql", topo.sql),
-        sql_init=render_sql_init(topo),
         haproxy_cfg=render_haproxy_cfg(settings, topo),
     )
 

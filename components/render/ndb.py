@@ -15,11 +15,32 @@ HEADER = "# Rendered by openstack-ndb from the stack settings; edit the stack fi
 # Paths inside the containers (Oracle's mysql-cluster image reads these).
 MGM_CONFIG_PATH = "/etc/mysql-cluster.cnf"  # the entrypoint adds `-f /etc/mysql-cluster.cnf`
 MY_CNF_PATH = "/etc/my.cnf"
-SQL_INIT_PATH = "/docker-entrypoint-initdb.d/10-openstack-ndb.sql"
 ROOT_PASSWORD_PATH = "/run/secrets/mysql-root-password"
 NDB_DATA_DIR = "/var/lib/ndb"  # management and data node volume
 SQL_DATA_DIR = "/var/lib/mysql"
-HEALTHCHECK_USER = "haproxy_check"
+
+# Engine enforcement: SQL nodes share only NDB tables, so a migration's ENGINE=InnoDB must land
+# as NDBCLUSTER. With InnoDB in `disabled_storage_engines`, CREATE TABLE ... ENGINE=InnoDB is
+# substituted by `default_storage_engine` (warnings 3161 and 1266) - but only while the
+# session's sql_mode lacks NO_ENGINE_SUBSTITUTION; with it, the statement fails with 3161.
+# (MySQL 9.7 manual: server system variables `disabled_storage_engines`, SQL mode
+# NO_ENGINE_SUBSTITUTION; measured on Oracle mysqld 9.7, domain notes section 3.) So the global
+# mode keeps the strict flags and drops NO_ENGINE_SUBSTITUTION, and services set the same
+# mode per session (`[database] mysql_sql_mode`, SERVICE_SQL_MODE). NDB has no temporary
+# tables: CREATE TEMPORARY TABLE uses MyISAM, which is not disabled. `disabled_storage_engines`
+# is read-only at runtime, so this can only be set here. Substitution is not proof: the
+# post-migration gate (ndb_fit) checks that every table really is ndbcluster.
+SERVICE_SQL_MODE = (
+    "STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE,ERROR_FOR_DIVISION_BY_ZERO"
+)
+ENGINE_ENFORCEMENT: dict[str, object] = {
+    "default_storage_engine": "ndbcluster",
+    "default_tmp_storage_engine": "MyISAM",
+    "disabled_storage_engines": "InnoDB",
+    "sql_mode": SERVICE_SQL_MODE,
+    # NDB supports READ COMMITTED only; say so rather than let sessions believe otherwise.
+    "transaction_isolation": "READ-COMMITTED",
+}
 
 
 def _section(name: str, values: dict[str, object]) -> str:
@@ -73,25 +94,18 @@ def render_my_cnf(settings: Settings, topology: Topology, sql: Node) -> str:
         "ndb-connectstring": topology.connectstring,
         "ndb-cluster-connection-pool": len(sql.node_ids),
         "ndb-cluster-connection-pool-nodeids": ",".join(str(i) for i in sql.node_ids),
-        "default_storage_engine": "ndbcluster",
+        **ENGINE_ENFORCEMENT,
         "bind-address": bind,
         "port": sql.port,
         "datadir": SQL_DATA_DIR,
         "socket": f"{SQL_DATA_DIR}/mysql.sock",
         "secure-file-priv": "/var/lib/mysql-files",
         "skip-name-resolve": None,
+        # HAProxy's health check opens and drops connections without logging in; with the
+        # host cache off they never count towards max_connect_errors (no blocked endpoint).
+        "host_cache_size": 0,
     }
     lines = [HEADER.rstrip("\n"), "[mysqld]"]
     lines += [key if value is None else f"{key}={value}" for key, value in mysqld.items()]
     lines += ["", "[mysql_cluster]", f"ndb-connectstring={topology.connectstring}", ""]
     return "\n".join(lines)
-
-
-def render_sql_init(topology: Topology) -> str:
-    """Run once by the image's entrypoint on a fresh datadir. The health-check account has
-    no password and no privileges; it may log in only from the endpoint's address."""
-    endpoint = topology.endpoint.address
-    return (
-        "-- Rendered by openstack-ndb: accounts every SQL node needs.\n"
-        f"CREATE USER IF NOT EXISTS '{HEALTHCHECK_USER}'@'{endpoint}';\n"
-    )

@@ -31,7 +31,7 @@ def test_haproxy_cfg_lists_every_sql_node(stack: str) -> None:
     text = render_haproxy_cfg(settings, topo)
     for sql in topo.sql:
         assert f"server {sql.name} {sql.address}:{sql.port} check" in text
-    assert "option mysql-check user haproxy_check" in text
+    assert "tcp-check expect rbinary" in text  # the MySQL greeting, no login
 
 
 @pytest.mark.parametrize("stack", STACKS)

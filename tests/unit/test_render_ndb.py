@@ -6,7 +6,7 @@ import configparser
 
 import pytest
 
-from components.render.ndb import render_config_ini, render_my_cnf, render_sql_init
+from components.render.ndb import render_config_ini, render_my_cnf
 from config import build_topology, ndb_parameters
 from config.units import parse_size
 from tests.stacks import STACKS, settings_for
@@ -90,9 +90,7 @@ def test_my_cnf_joins_cluster_with_ndb_as_default_engine(stack: str) -> None:
         assert mysqld["ndb-cluster-connection-pool-nodeids"] == ",".join(
             str(i) for i in sql.node_ids)
         assert int(mysqld["port"]) == sql.port
-
-
-def test_health_check_user_only_from_endpoint() -> None:
-    topo = build_topology(settings_for("dev"))
-    assert "'haproxy_check'@'172.28.0.4'" in render_sql_init(topo)
-    assert "IDENTIFIED" not in render_sql_init(topo)
+        assert mysqld["disabled_storage_engines"] == "InnoDB"
+        assert "NO_ENGINE_SUBSTITUTION" not in mysqld["sql_mode"]
+        assert "STRICT_ALL_TABLES" in mysqld["sql_mode"]
+        assert mysqld["default_tmp_storage_engine"] == "MyISAM"
