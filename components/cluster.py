@@ -40,7 +40,7 @@ def build_cluster(settings: Settings, artifacts: ClusterArtifacts) -> NdbCluster
     groups = [
         NdbDataNodeGroup(f"ndb-group-{members[0].node_group}", NdbDataNodeGroupArgs(
             settings=settings, members=members, hosts=hosts, artifacts=group_artifacts,
-            connectstring=topo.connectstring, config_ini_sha256=artifacts.config_ini_sha256,
+            topology=topo, config_ini_sha256=artifacts.config_ini_sha256,
             mgm=topo.management[0], after=mgm_ready,
         ))
         for members, group_artifacts in zip(topo.node_groups, artifacts.node_groups, strict=True)

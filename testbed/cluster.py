@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Literal, Self
@@ -57,6 +57,9 @@ class ClusterFiles:
     my_cnf: dict[int, str]  # SQL node id -> rendered my.cnf
     haproxy_cfg: str | None
     nodes: list[NodeSpec]
+    # NDB node id -> the container's command as rendered (components/render/commands.py).
+    # When given, ndb_mgmd and ndbmtd run exactly these options, localised (see _localise).
+    commands: dict[int, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -260,6 +263,20 @@ class TestCluster:
     def connectstring(self) -> str:
         return ",".join(f"{self.local(n)}:{self._port(n)}" for n in self._of_kind("mgm"))
 
+    def localise(self, text: str) -> str:
+        """Any rendered text (a gate script, say) with this cluster's addresses and ports."""
+        return rewrite_ports(rewrite_addresses(text, self.address_map), self._mgm_port_map())
+
+    def tool(self, name: str) -> list[str]:
+        """The command that runs an NDB tool (ndb_mgm, ndb_restore) of the test bed."""
+        return self._chrooted([f"{self.testbed.bin_in_root}/{name}"])
+
+    def _mgm_port_map(self) -> dict[str, str]:
+        return {
+            f"{self.local(n)}:{n.port or 1186}": f"{self.local(n)}:{self._port(n)}"
+            for n in self._of_kind("mgm")
+        }
+
     def _port(self, node: NodeSpec) -> int:
         """The local port: the rendered one, except for management nodes (see _pick_mgm_ports)."""
         if node.kind == "mgm":
@@ -436,12 +453,9 @@ class TestCluster:
                 {n.node_id: self._port(n) for n in mgm if n.node_id is not None},
             )
         )
-        ports = {
-            f"{self.local(n)}:{n.port or 1186}": f"{self.local(n)}:{self._port(n)}" for n in mgm
-        }
         for node_id, text in self.files.my_cnf.items():
             (self.workdir / f"node-{node_id}" / "my.cnf").write_text(
-                rewrite_my_cnf(text, self.address_map, ports)
+                rewrite_my_cnf(text, self.address_map, self._mgm_port_map())
             )
         for node in self._of_kind("haproxy"):
             assert self.files.haproxy_cfg is not None, "haproxy node without haproxy_cfg"
@@ -500,35 +514,50 @@ class TestCluster:
             )
         self._procs[(node.kind, node.node_id)] = _Proc(node, popen, log)
 
+    def _localise(self, node: NodeSpec, default: list[str]) -> list[str]:
+        """The rendered command with container paths and addresses made local: the program
+        from the test bed, --ndb-connectstring to the mapped management nodes, --configdir
+        to the node's folder; every other option as rendered. Without one, `default`."""
+        rendered = self.files.commands.get(node.node_id or -1)
+        if rendered is None:
+            return default
+        local = {
+            "--ndb-connectstring": f"--ndb-connectstring={self.connectstring}",
+            "--configdir": f"--configdir={self._dir(node)}",
+        }
+        program = f"{self.testbed.bin_in_root}/{rendered[0]}"
+        return [program, *(local.get(arg.split("=", 1)[0], arg) for arg in rendered[1:])]
+
     def _start_mgmd(self, node: NodeSpec) -> None:
         local = f"{self.local(node)}:{self._port(node)}"
         # --config-cache=0: always serve the config.ini given, as the NDB Operator does.
-        self._spawn(
-            node,
-            self._chrooted(
-                [
-                    f"{self.testbed.bin_in_root}/ndb_mgmd",
-                    "--nodaemon",
-                    "--config-cache=0",
-                    "-f",
-                    str(self.workdir / "config.ini"),
-                    f"--ndb-nodeid={node.node_id}",
-                    f"--bind-address={self.local(node)}",  # host only: the port is in config.ini
-                    f"--ndb-connectstring={local}",
-                    f"--configdir={self._dir(node)}",
-                ]
-            ),
-            "ndb_mgmd",
-        )
+        program = self._localise(node, [
+            f"{self.testbed.bin_in_root}/ndb_mgmd",
+            "--config-cache=0",
+            f"--ndb-nodeid={node.node_id}",
+            f"--configdir={self._dir(node)}",
+        ])
+        # What the image's entrypoint adds (--nodaemon, -f), then what only loopback needs.
+        extra = [
+            "--nodaemon",
+            "-f",
+            str(self.workdir / "config.ini"),
+            f"--bind-address={self.local(node)}",  # host only: the port is in config.ini
+            f"--ndb-connectstring={local}",
+        ]
+        self._spawn(node, self._chrooted(program + extra), "ndb_mgmd")
 
     def _start_ndbmtd(self, node: NodeSpec, initial: bool) -> None:
-        argv = [
+        """`initial` applies to the built-in command only: a rendered one runs as rendered
+        (the containers never pass --initial; an empty file system starts initially)."""
+        default = [
             f"{self.testbed.bin_in_root}/ndbmtd",
-            "--nodaemon",
             f"--ndb-nodeid={node.node_id}",
             f"--ndb-connectstring={self.connectstring}",
+            *(["--initial"] if initial else []),
         ]
-        self._spawn(node, self._chrooted(argv + (["--initial"] if initial else [])), "ndbmtd")
+        argv = [*self._localise(node, default), "--nodaemon"]
+        self._spawn(node, self._chrooted(argv), "ndbmtd")
 
     def _start_mysqld(self, node: NodeSpec) -> None:
         folder = self._dir(node)

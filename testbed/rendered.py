@@ -6,6 +6,7 @@ the node list is the program's own topology."""
 from __future__ import annotations
 
 from components.render.artifacts import ClusterArtifacts, render_cluster
+from components.render.commands import data_node_command, mgmd_command
 from config.settings import Settings
 from testbed.cluster import ClusterFiles, NodeSpec
 
@@ -22,5 +23,9 @@ def cluster_files(settings: Settings) -> tuple[ClusterFiles, ClusterArtifacts]:
         my_cnf={n.node_id: text for n, text in zip(topo.sql, artifacts.my_cnf, strict=True)},
         haproxy_cfg=artifacts.haproxy_cfg,
         nodes=nodes,
+        commands={
+            **{n.node_id: mgmd_command(n) for n in topo.management},
+            **{n.node_id: data_node_command(n, topo) for n in topo.data},
+        },
     )
     return files, artifacts

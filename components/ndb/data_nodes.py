@@ -17,10 +17,11 @@ import pulumi_docker as docker
 
 from components.hosts import HostResources
 from components.render.artifacts import NodeGroupArtifacts
+from components.render.commands import data_node_command
 from components.render.ndb import NDB_DATA_DIR
 from components.wiring import GATE_INTERPRETER, gate, node_container, node_volume
 from config.settings import Settings
-from config.topology import Node
+from config.topology import Node, Topology
 
 
 @dataclass
@@ -29,7 +30,7 @@ class NdbDataNodeGroupArgs:
     members: tuple[Node, ...]
     hosts: dict[str, HostResources]
     artifacts: NodeGroupArtifacts
-    connectstring: str
+    topology: Topology
     config_ini_sha256: str
     mgm: Node  # the management node the gates ask
     after: list[pulumi.Resource] = field(default_factory=list)
@@ -48,12 +49,9 @@ class NdbDataNodeGroup(pulumi.ComponentResource):
             child = f"{name}-data-{node.node_id}"
             hosts = args.hosts[node.host]
             volume = node_volume(f"{child}-volume", settings, node, hosts, self)
-            # No --initial: an empty data directory starts initially by itself, and a
-            # restarted container must recover from its own disk, never wipe it.
             container = node_container(
                 child, settings, node, hosts, image=hosts.ndb_image,
-                command_=["ndbmtd", f"--ndb-nodeid={node.node_id}",
-                          f"--ndb-connectstring={args.connectstring}"],
+                command_=data_node_command(node, args.topology),
                 memory_limit=settings.data_nodes.memory_limit,
                 volume=volume, volume_path=NDB_DATA_DIR, stop_grace_seconds=120,
                 parent=self, depends_on=previous,

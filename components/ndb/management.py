@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pulumi
 
 from components.hosts import HostResources
+from components.render.commands import mgmd_command
 from components.render.ndb import MGM_CONFIG_PATH, NDB_DATA_DIR
 from components.wiring import gate, node_container, node_volume, upload
 from config.settings import Settings
@@ -32,13 +33,10 @@ class NdbManagementNode(pulumi.ComponentResource):
         self.volume = node_volume(f"{name}-volume", settings, node, args.hosts, self)
         published = ({node.port: settings.management.publish_port + node.index}
                      if settings.management.publish_port is not None and node.port else None)
-        # --config-cache=0 with --initial, as the MySQL NDB Operator runs it: ndb_mgmd reads
-        # config.ini on every start, so a replaced container always serves the rendered file.
         self.container = node_container(
             f"{name}-container", settings, node, args.hosts,
             image=args.hosts.ndb_image,
-            command_=["ndb_mgmd", f"--ndb-nodeid={node.node_id}", "--initial",
-                      "--config-cache=0", f"--configdir={NDB_DATA_DIR}"],
+            command_=mgmd_command(node),
             memory_limit=settings.management.memory_limit,
             uploads=[upload(MGM_CONFIG_PATH, args.config_ini)],
             volume=self.volume, volume_path=NDB_DATA_DIR, published=published,
