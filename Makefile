@@ -17,13 +17,14 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed up preview destroy test test-unit test-mocks lint bench clean
+.PHONY: help venv testbed cluster-up cluster-down up preview destroy test test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
 	@echo "make preview  pulumi preview --diff on the $(STACK) stack"
 	@echo "make test     everything: venv, lint, test bed, unit, mock and real-server tests"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
+	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    timings of the program under mocks (prints figures)"
 
@@ -74,6 +75,12 @@ test-mocks: venv
 # in a debootstrapped root, haproxy (testbed/provision.sh; needs root).
 testbed:
 	bash testbed/provision.sh
+
+cluster-up: venv testbed
+	$(PY) -m testbed up --stack $(STACK)
+
+cluster-down: venv
+	$(PY) -m testbed down --stack $(STACK)
 
 test: venv lint testbed
 	$(PY) -m pytest -q

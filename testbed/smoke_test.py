@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from testbed.cluster import ClusterFiles, NodeSpec, Testbed, TestCluster
+from testbed.cluster import ClusterFiles, NodeSpec, TestCluster
+from testbed.pytest_support import require_testbed
 
 CONFIG_INI = """\
 [ndbd default]
@@ -95,15 +96,9 @@ NODES = [
 ]
 
 
-def _testbed_or_skip() -> Testbed:
-    if not Testbed.env_path().is_file() and os.environ.get("CI") != "true":
-        pytest.skip(f"no NDB test bed ({Testbed.env_path()}); run testbed/provision.sh")
-    return Testbed.load()  # raises (fails the test) under CI=true when missing
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
-    testbed = _testbed_or_skip()
+    testbed = require_testbed()
     files = ClusterFiles(
         config_ini=CONFIG_INI,
         my_cnf={

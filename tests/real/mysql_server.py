@@ -9,8 +9,8 @@ Paths: the work directory is made under ``<root>/tmp/`` so the host path and the
 the root name the same files without any bind mount. ``/proc`` is mounted for mysqld in a
 private mount namespace of its own (``unshare --mount``), so the mount dies with the process.
 
-A missing test bed skips the tests, except under ``CI=true`` where it is a failure: CI must
-never pass by skipping silently.
+A missing test bed skips the tests, except under ``CI=true`` where it is a failure
+(testbed/pytest_support.py): CI must never pass by skipping silently.
 """
 
 from __future__ import annotations
@@ -30,7 +30,9 @@ from pathlib import Path
 from typing import Any
 
 import pymysql
-import pytest
+
+from testbed.cluster import Testbed
+from testbed.pytest_support import require_testbed
 
 START_TIMEOUT_S = 90.0  # --initialize plus first start; seconds on this machine, not minutes
 STOP_TIMEOUT_S = 30.0
@@ -40,16 +42,6 @@ _PDEATHSIG = ["setpriv", "--pdeathsig", "KILL", "--"]
 
 class MysqlServerError(RuntimeError):
     """mysqld did not initialise or did not start; the message carries its error log."""
-
-
-@dataclass(frozen=True)
-class Testbed:
-    """Where the sid root and its mysqld are."""
-
-    __test__ = False  # not a pytest test class
-
-    root: Path
-    mysqld: str  # path inside the root
 
 
 @dataclass(frozen=True)
@@ -90,38 +82,6 @@ class MysqlServer:
             "admin_user": self.user,
             "admin_password": self.password,
         }
-
-
-def find_testbed() -> Testbed | None:
-    """The test bed from provision.sh's env file; without the file (it is written only after
-    the whole NDB build), the default root if its mysqld is already installed."""
-    cache = Path(os.environ.get("OPENSTACK_NDB_CACHE") or Path.home() / ".cache/openstack-ndb")
-    env: dict[str, str] = {}
-    env_file = cache / "testbed.env"
-    if env_file.is_file():
-        for line in env_file.read_text().splitlines():
-            if "=" in line and not line.lstrip().startswith("#"):
-                key, value = line.split("=", 1)
-                env[key.strip()] = value.strip()
-    root = Path(env.get("NDB_TESTBED_ROOT") or cache / "sid-root")
-    mysqld = env.get("NDB_TESTBED_MYSQLD") or "/usr/sbin/mysqld"
-    if not os.access(root / mysqld.lstrip("/"), os.X_OK):
-        return None
-    return Testbed(root=root, mysqld=mysqld)
-
-
-def require_testbed() -> Testbed:
-    """The test bed, or skip (fail under CI=true) with the reason and the fix."""
-    testbed = find_testbed()
-    if testbed is not None:
-        return testbed
-    reason = (
-        "no test bed with Oracle MySQL: run testbed/provision.sh "
-        "(expects <cache>/sid-root/usr/sbin/mysqld or testbed.env)"
-    )
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"CI=true: {reason}", pytrace=False)
-    pytest.skip(reason)
 
 
 def free_port() -> int:
