@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from config import ndb_parameters
+from config import ndb_parameters, sizing
 from config.settings import MAX_NODES, Settings
 from config.topology import (
     DATA_OFFSET,
@@ -34,6 +34,36 @@ def check_settings(settings: Settings) -> list[Problem]:
         return problems  # placement and addresses below need a sound host list
     problems += _check_placement(settings)
     problems += _check_data_nodes(settings)
+    problems += _check_dictionary_limits(settings)
+    return problems
+
+
+def _check_dictionary_limits(settings: Settings) -> list[Problem]:
+    known = sizing.known_services()
+    problems = [
+        Problem(f"openstack.services[{i}]",
+                f"unknown service {name!r}; known: {', '.join(known)}")
+        for i, name in enumerate(settings.openstack.services) if name not in known
+    ]
+    if problems:
+        return problems
+    explicit = {k.lower(): (k, v) for k, v in settings.data_nodes.parameters.items()}
+    for name, needed in sizing.dictionary_limits(settings.openstack.services).items():
+        key, value = explicit.get(name.lower(), (None, None))
+        if key is None:
+            continue
+        try:
+            too_small = int(value) < needed  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            continue  # reported by the parameter check
+        if too_small:
+            problems.append(Problem(
+                f"dataNodes.parameters.{key}",
+                f"{value} is too small for the enabled services "
+                f"({', '.join(settings.openstack.services)}): they need {needed} "
+                "(measured per service in config/ndb_sizing.yaml, with headroom); "
+                "raise it or leave it out",
+            ))
     return problems
 
 

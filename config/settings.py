@@ -117,6 +117,13 @@ class EndpointSettings(Model):
     memory_limit: ByteSize = 256 << 20
 
 
+class OpenStackSettings(Model):
+    # Which services' databases the cluster holds; sizes NDB's dictionary (config/sizing.py).
+    services: tuple[str, ...] = (
+        "keystone", "glance", "placement", "nova", "neutron", "heat", "cinder",
+    )
+
+
 class VolumeSettings(Model):
     protect: StrictBool = False
 
@@ -137,6 +144,7 @@ class Settings(Model):
     data_nodes: DataNodeSettings = DataNodeSettings()
     sql_nodes: SqlNodeSettings = SqlNodeSettings()
     endpoint: EndpointSettings = EndpointSettings()
+    openstack: OpenStackSettings = OpenStackSettings()
     volumes: VolumeSettings = VolumeSettings()
     gates: GateSettings = GateSettings()
 

@@ -5,7 +5,7 @@ data nodes and SQL nodes fetch their configuration from it at connect time."""
 
 from __future__ import annotations
 
-from config import ndb_parameters
+from config import ndb_parameters, sizing
 from config.settings import Settings
 from config.topology import Node, Topology
 from config.units import format_size
@@ -49,13 +49,19 @@ def _section(name: str, values: dict[str, object]) -> str:
 
 
 def data_node_parameters(settings: Settings) -> dict[str, object]:
-    """[ndbd default]: the typed settings first, then user parameters in name order."""
+    """[ndbd default]: the typed settings, the dictionary limits the enabled services need,
+    then user parameters in name order (an explicit one wins; the settings check made sure it
+    is not smaller than the services need)."""
     data = settings.data_nodes
     values: dict[str, object] = {
         "NoOfReplicas": data.no_of_replicas,
         "DataMemory": format_size(data.data_memory),
         "DataDir": NDB_DATA_DIR,
     }
+    explicit = {name.lower() for name in data.parameters}
+    for name, needed in sizing.dictionary_limits(settings.openstack.services).items():
+        if name.lower() not in explicit:
+            values[name] = needed
     for name in sorted(data.parameters):
         value, problem = ndb_parameters.check_value("DB", name, data.parameters[name])
         assert problem is None, problem  # load_settings rejected it already

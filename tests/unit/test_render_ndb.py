@@ -68,6 +68,25 @@ def test_config_ini_node_ids_and_groups(stack: str) -> None:
     assert default["NoOfReplicas"] == str(settings.data_nodes.no_of_replicas)
 
 
+def test_dictionary_limits_follow_the_enabled_services() -> None:
+    from config import load_settings
+    from config.sizing import dictionary_limits
+    from tests.stacks import modified
+
+    def ndbd_default(raw: dict[str, object]) -> dict[str, str]:
+        settings = load_settings(raw)
+        parsed = sections(render_config_ini(settings, build_topology(settings)))
+        return dict(parsed)["ndbd default"]
+
+    everything = ndbd_default(modified("dev", "openstack.services",
+                                       ["keystone", "glance", "nova", "neutron"]))
+    keystone_only = ndbd_default(modified("dev", "openstack.services", ["keystone"]))
+    assert int(everything["MaxNoOfOrderedIndexes"]) > int(keystone_only["MaxNoOfOrderedIndexes"])
+    # nova alone creates 606 ordered indexes: far above NDB's default of 128
+    assert dictionary_limits(("nova",))["MaxNoOfOrderedIndexes"] >= 606
+    assert int(keystone_only["MaxNoOfTables"]) >= 128  # never below NDB's own default
+
+
 def test_prod_config_ini_pins_data_node_ports() -> None:
     settings = settings_for("prod")
     data = [v for n, v in sections(render_config_ini(settings, build_topology(settings)))

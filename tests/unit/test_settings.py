@@ -135,6 +135,21 @@ def test_managed_ndb_parameter_is_refused() -> None:
     assert "dataNodes.dataMemory" in found["dataNodes.parameters.datamemory"]
 
 
+def test_dictionary_limit_too_small_for_the_services() -> None:
+    found = problems(modified("dev", "dataNodes.parameters.MaxNoOfTables", 200))
+    assert "too small for the enabled services" in found["dataNodes.parameters.MaxNoOfTables"]
+
+
+def test_dictionary_limit_large_enough_is_kept() -> None:
+    settings = load_settings(modified("dev", "dataNodes.parameters.MaxNoOfTables", 5000))
+    assert settings.data_nodes.parameters["MaxNoOfTables"] == 5000
+
+
+def test_unknown_openstack_service() -> None:
+    found = problems(modified("dev", "openstack.services", ["keystone", "swift"]))
+    assert "unknown service 'swift'" in found["openstack.services[1]"]
+
+
 def test_publish_port_meaningless_with_several_hosts() -> None:
     assert "endpoint.publishPort" in problems(modified("prod", "endpoint.publishPort", 3306))
 
@@ -183,6 +198,7 @@ DEFAULTS = {
     "endpoint.port": 3306,
     "endpoint.publishPort": None,
     "endpoint.memoryLimit": 256 << 20,
+    "openstack.services": ("keystone", "glance", "placement", "nova", "neutron", "heat", "cinder"),
     "volumes.protect": False,
     "gates.timeoutSeconds": 600,
     "gates.pollSeconds": 5,
