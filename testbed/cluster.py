@@ -40,6 +40,8 @@ NodeKind = Literal["mgm", "data", "sql", "haproxy"]
 class TestbedError(RuntimeError):
     """The test bed is missing, or the cluster did not come up."""
 
+    __test__ = False  # not a pytest test class despite the name
+
 
 @dataclass(frozen=True)
 class NodeSpec:
@@ -475,9 +477,15 @@ class TestCluster:
             'r=$0; w=$1; shift; mount --bind "$w" "$r$w" && mount -t proc proc "$r/proc"'
             ' && mount --rbind /sys "$r/sys" && exec chroot "$r" "$@"'
         )
+        # --pid --fork --kill-child: the program runs in a PID namespace of its own that dies
+        # with the wrapper, so ndbmtd's forked worker cannot outlive a hard-killed test run
+        # (the parent-death signal reaches only the angel process, not the worker it forks).
         return [
             "unshare",
             "--mount",
+            "--pid",
+            "--fork",
+            "--kill-child",
             "--propagation",
             "private",
             "--",
@@ -626,11 +634,18 @@ class TestCluster:
             os.killpg(proc.popen.pid, signal.SIGKILL)
         try:
             proc.popen.wait(timeout=30)
+            # The wrapper exits before the PID namespace it owned is torn down (a large
+            # mysqld takes a moment to unmap); wait until the whole group is gone, so its
+            # ports are free for the next cluster.
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                os.killpg(proc.popen.pid, 0)
+                time.sleep(0.1)
+        except ProcessLookupError:
+            return
         except subprocess.TimeoutExpired:
-            print(
-                f"[testbed] {proc.spec.kind} {proc.spec.node_id} did not die",
-                file=sys.stderr,
-            )
+            pass
+        print(f"[testbed] {proc.spec.kind} {proc.spec.node_id} did not die", file=sys.stderr)
 
     # --- waiting ------------------------------------------------------------------------
 

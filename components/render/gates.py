@@ -93,9 +93,17 @@ for node in "${restart_ids[@]}"; do
   ids=("${restart_ids[@]}")
   wait_for "node group started before restarting node $node" "all status" started
   log "restarting data node $node"
-  mgm "$node restart" >/dev/null
+  if ! out=$(mgm "$node restart"); then
+    log "FAILED: could not restart data node $node:" >&2
+    printf '%s\n' "$out" >&2
+    exit 1
+  fi
+  # Wait for the node to leave `started` first, so a stale status cannot pass the next wait.
   ids=("$node")
-  sleep "$poll"
+  left=$((SECONDS + 60))
+  while out=$(mgm "all status") && started "$node" "$out" && [ "$SECONDS" -lt "$left" ]; do
+    sleep 1
+  done
   wait_for "data node $node restarted" "all status" started
 done
 log "rolling restart done: nodes ${restart_ids[*]}"
