@@ -1,0 +1,54 @@
+"""What is wrong with each service's schema as shipped: its own migrations on a plain Oracle
+MySQL 9.7 (InnoDB, no adaptation), then ndb_fit. Prints one JSON object per service.
+
+    python -m tests.openstack.shipped [SERVICE ...]
+
+The numbers in docs/ndb-compatibility.md ("As shipped") come from this.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from components.database import AdminEndpoint
+from ndb_fit import analyze
+from tests.openstack.census import engines
+from tests.openstack.migrations import migrate, prepare
+from tests.openstack.services import SERVICES, Target
+from tests.real.mysql_server import mysql_server
+
+
+def main() -> int:
+    names = sys.argv[1:] or list(SERVICES)
+    workdir = Path(tempfile.mkdtemp(prefix="osndb-shipped-"))
+    with mysql_server() as server:
+        admin = AdminEndpoint(server.host, server.port, server.user, server.password)
+        for name in names:
+            service = SERVICES[name]
+            target = Target(server.host, server.port, name, f"{name}-pw")
+            prepare(admin, service, target)
+            result = migrate(service, target, workdir, adapt=False)
+            conn = server.connect()
+            dbs = [target.db(d) for d in service.databases]
+            findings = analyze(conn, dbs)
+            tables = engines(conn, dbs)
+            conn.close()
+            print(json.dumps({
+                "service": name, "version": service.version, "ok": result.ok,
+                "failure": result.failure.summary() if result.failure else None,
+                "seconds": round(result.seconds, 1),
+                "tables": len(tables),
+                "engines": dict(Counter(tables.values())),
+                "kinds": dict(Counter(f.kind for f in findings)),
+                "findings": [f"{f.schema}.{f.table} {f.kind}: {f.detail}" for f in findings
+                             if f.kind != "engine"],
+            }), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,153 @@
+"""Every service's own migrations on a real NDB cluster started from the dev stack's files.
+
+(b) With ndb_adapt on, each service reaches its own head revision, every table of its
+    databases is ndbcluster, and ndb_fit finds nothing.
+(a) Without it (engine substitution only), the services docs/ndb-compatibility.md lists as
+    failing still fail, with the NDB error the doc names - so the doc stays true.
+
+The dev stack's rendered config.ini sizes NDB's dictionary for all seven services
+(config/ndb_sizing.yaml via config/sizing.py); with NDB's defaults nova's cell database alone
+exhausts it (NDB 904, see the doc).
+
+Needs the NDB test bed (``testbed/provision.sh``) and the service venvs
+(``tests/openstack/provision_services.sh``); without them the tests skip, and under
+``CI=true`` they fail. Run: ``python -m pytest -q tests/openstack/test_migrations.py``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ndb_fit import analyze
+from testbed import cluster as testbed
+from testbed.cluster import TestCluster
+from tests.openstack.census import engines
+from tests.openstack.cluster import admin_endpoint, connect, dev_cluster
+from tests.openstack.heads import at_head, current_heads, expected_heads
+from tests.openstack.migrations import MigrationResult, drop, migrate, prepare
+from tests.openstack.services import SERVICES, Target
+
+# Measured without the adaptation on the sized dev cluster (docs/ndb-compatibility.md,
+# "Without the adaptation"): service -> an error code that must be among the failure's codes.
+FAILS_WITHOUT_ADAPTATION: dict[str, int] = {
+    "keystone": 21034,  # CREATE TABLE project_option: ON DELETE CASCADE, TEXT child
+    "nova": 1071,  # CREATE INDEX migrations_by_host_nodes_and_status_idx: prefixes widened
+    "neutron": 738,  # ALTER TABLE agents ADD COLUMN resource_versions VARCHAR(8191)
+    "heat": 21034,  # CREATE TABLE resource_data: ON DELETE CASCADE, TEXT child
+}
+
+
+def _missing_prerequisite() -> str | None:
+    try:
+        testbed.Testbed.load()
+    except testbed.TestbedError as error:
+        return str(error)
+    absent = [s.name for s in SERVICES.values() if not (s.venv() / ".provisioned").is_file()]
+    if absent:
+        return (f"service venvs missing: {', '.join(absent)}; run "
+                "tests/openstack/provision_services.sh")
+    return None
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
+    problem = _missing_prerequisite()
+    if problem:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {problem}", pytrace=False)
+        pytest.skip(problem)
+    with dev_cluster(tmp_path_factory.mktemp("ndb")) as started:
+        yield started
+
+
+def _target(cluster: TestCluster, name: str, prefix: str = "") -> Target:
+    admin = admin_endpoint(cluster)
+    return Target(admin.host, admin.port, f"{prefix}{name}", f"{name}-pw", prefix)
+
+
+def _explain(result: MigrationResult) -> str:
+    failure = result.failure.summary() if result.failure else "no failure"
+    return f"{result.service}: {failure}\nadaptations:\n" + "\n".join(result.adaptations)
+
+
+@pytest.mark.parametrize("name", list(SERVICES))
+def test_service_reaches_head_on_ndb_with_adaptation(
+    cluster: TestCluster, name: str, tmp_path: Path
+) -> None:
+    service = SERVICES[name]
+    target = _target(cluster, name)
+    prepare(admin_endpoint(cluster), service, target)
+    result = migrate(service, target, tmp_path, adapt=True)
+    assert result.ok, _explain(result)
+    conn: Any = connect(cluster)
+    try:
+        for database in service.databases:
+            current = current_heads(conn, target.db(database))
+            expected = expected_heads(service, database)
+            assert at_head(current, expected), f"{database}: {current} vs heads {expected}"
+        dbs = [target.db(d) for d in service.databases]
+        tables = engines(conn, dbs)
+        assert tables, f"{name}: no tables"
+        not_ndb = {t: e for t, e in tables.items() if e.lower() != "ndbcluster"}
+        assert not not_ndb, f"{name}: tables not on NDB: {not_ndb}"
+        findings = analyze(conn, dbs)
+        assert not findings, "\n".join(f"{f.schema}.{f.table} {f.kind}: {f.detail}"
+                                       for f in findings)
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("name", sorted(FAILS_WITHOUT_ADAPTATION))
+def test_documented_failure_without_adaptation(
+    cluster: TestCluster, name: str, tmp_path: Path
+) -> None:
+    service = SERVICES[name]
+    target = _target(cluster, name, prefix="plain_")
+    admin = admin_endpoint(cluster)
+    prepare(admin, service, target)
+    try:
+        result = migrate(service, target, tmp_path, adapt=False)
+    finally:
+        drop(admin, service, target)
+    assert result.failure is not None, f"{name} now migrates without ndb_adapt: update the doc"
+    codes = {result.failure.error_code, *result.failure.ndb_codes}
+    assert FAILS_WITHOUT_ADAPTATION[name] in codes, result.failure.summary()
+
+
+def test_runtime_rules_on_ndb(cluster: TestCluster) -> None:
+    """The rules a running service meets, in a service venv's own Python with the start-up
+    hook: a dropped CASCADE is carried out by ndb_adapt inside the caller's transaction,
+    SAVEPOINT/RELEASE are no-ops, ROLLBACK TO SAVEPOINT undoes the whole transaction and
+    raises 1178, and every table is ndbcluster."""
+    import json
+    import subprocess
+
+    from components.database import admin_connection, drop_databases
+    from tests.openstack.migrations import service_env
+
+    admin = admin_endpoint(cluster)
+    with admin_connection(admin) as conn, conn.cursor() as cur:
+        cur.execute("CREATE DATABASE IF NOT EXISTS adapt_probe")
+    python = SERVICES["keystone"].venv() / "bin" / "python"
+    probe = Path(__file__).with_name("adapt_probe.py")
+    try:
+        done = subprocess.run(
+            [str(python), str(probe), admin.host, str(admin.port), "adapt_probe"],
+            env=service_env(adapt=True), capture_output=True, text=True, timeout=300,
+            check=False,
+        )
+    finally:
+        drop_databases(admin, ["adapt_probe"])
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout)
+    assert seen["children"] == [20]  # 10 and 11 went with parent 1
+    assert seen["other"] == [7]  # the transaction's earlier insert survived
+    assert seen["rollback_error"] == 1178
+    assert seen["after_rollback"] == [7]
+    assert set(seen["engines"].values()) == {"ndbcluster"}
+    assert "rule=cascade_emulated table=parent" in done.stderr
