@@ -25,6 +25,7 @@ help:
 	@echo "make test     everything: venv, lint, test bed, unit, mock and real-server tests"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
+	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder from PyPI (cached)"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    figures, not tests: the program under mocks; writes under a rolling restart"
 

@@ -54,7 +54,8 @@ def _missing_prerequisite() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Module scope: the cluster is gone before other modules start theirs on the same addresses.
+@pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
     problem = _missing_prerequisite()
     if problem:
