@@ -9,22 +9,21 @@ import pulumi
 from components.cluster import NdbCluster, build_cluster
 from components.render.artifacts import render_cluster
 from config.settings import Settings
+from config.topology import Node
 
 
-def client_address(settings: Settings, port: int, publish_port: int | None,
-                   address: str) -> str:
+def client_address(settings: Settings, node: Node) -> str:
     """Where a client outside the containers connects: the published port on a single host."""
-    if settings.multi_host or publish_port is None:
-        return f"{address}:{port}"
-    return f"{settings.hosts[0].address or '127.0.0.1'}:{publish_port}"
+    if node.published_port is None:
+        return f"{node.address}:{node.port}"
+    return f"{settings.host(node.host).address or '127.0.0.1'}:{node.published_port}"
 
 
 def deploy(settings: Settings) -> NdbCluster:
     artifacts = render_cluster(settings)  # every file and script, before any resource
     topo = artifacts.topology
     cluster = build_cluster(settings, artifacts)
-    endpoint = client_address(settings, topo.endpoint.port or 3306,
-                              settings.endpoint.publish_port, topo.endpoint.address)
+    endpoint = client_address(settings, topo.endpoint)
     host, port = endpoint.rsplit(":", 1)
     pulumi.export("sqlEndpoint", endpoint)
     pulumi.export("managementConnectstring", topo.connectstring)

@@ -11,7 +11,7 @@ and replica r+1 is not touched until replica r is back. Every node group keeps o
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import pulumi
 import pulumi_command as command
@@ -42,7 +42,7 @@ def node_container(
     image: docker.RemoteImage, command_: Sequence[str], memory_limit: int,
     uploads: Sequence[docker.ContainerUploadArgs] = (), envs: Sequence[str] = (),
     volume: docker.Volume | None = None, volume_path: str | None = None,
-    published: Mapping[int, int] | None = None, stop_grace_seconds: int = 30,
+    stop_grace_seconds: int = 30,
     parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
     """One long-running node container on its host, at its topology address."""
@@ -58,9 +58,9 @@ def node_container(
         uploads=list(uploads) or None,
         volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=volume_path)]
         if volume is not None else None,
-        ports=[docker.ContainerPortArgs(internal=inside, external=outside,
-                                        ip=str(hosts.host.address or "127.0.0.1"))
-               for inside, outside in (published or {}).items()] or None,
+        ports=[docker.ContainerPortArgs(internal=node.port, external=node.published_port,
+                                        ip=str(hosts.host.address or "127.0.0.1"))]
+        if node.published_port is not None and node.port is not None else None,
         memory=memory_limit >> 20,  # pulumi-docker takes MB
         restart="unless-stopped",
         must_run=True,

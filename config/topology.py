@@ -40,6 +40,7 @@ class Node:
     placement_key: str  # config key that placed it, for error messages
     node_group: int | None = None
     replica: int | None = None  # index within its node group
+    published_port: int | None = None  # bridge network: the host port mapped to `port`
 
     @property
     def node_id(self) -> int:
@@ -120,10 +121,15 @@ def build_topology(settings: Settings) -> Topology:
                     address=address(host, offset), port=port_, node_ids=ids,
                     placement_key=key, **extra)
 
+    def published(base: int | None, index: int) -> dict[str, int]:
+        # Only a bridge network maps host ports; with host networking `port` is the host's.
+        return {} if host_mode or base is None else {"published_port": base + index}
+
     mgm_s, data_s, sql_s = settings.management, settings.data_nodes, settings.sql_nodes
     management = tuple(
         node("mgm", i, f"ndb-mgmd-{i + 1}", host, MGM_OFFSET + i,
-             port(host, "mgm", mgm_s.port), (MGM_FIRST_ID + i,), f"management.hosts[{i}]")
+             port(host, "mgm", mgm_s.port), (MGM_FIRST_ID + i,), f"management.hosts[{i}]",
+             **published(mgm_s.publish_port, i))
         for i, host in enumerate(place(placement_hosts(settings, mgm_s.hosts), mgm_s.count))
     )
     replicas = data_s.no_of_replicas
@@ -142,7 +148,8 @@ def build_topology(settings: Settings) -> Topology:
                               port(host, "sql", sql_s.port), ids, f"sqlNodes.hosts[{i}]"))
     endpoint_host = settings.endpoint.host or settings.hosts[0].name
     endpoint = node("endpoint", 0, "ndb-endpoint", endpoint_host, ENDPOINT_OFFSET,
-                    port(endpoint_host, "endpoint", settings.endpoint.port), (), "endpoint.host")
+                    port(endpoint_host, "endpoint", settings.endpoint.port), (), "endpoint.host",
+                    **published(settings.endpoint.publish_port, 0))
     free = tuple(range(next_id, next_id + sql_s.free_api_slots))
     return Topology("host" if host_mode else "bridge", management, data, tuple(sql_nodes),
                     endpoint, free)
@@ -153,15 +160,9 @@ def published_ports(settings: Settings, topology: Topology) -> list[tuple[str, i
     if topology.network_mode == "host":
         return [(n.host, n.port, f"{n.placement_key} ({n.name} port)")
                 for n in topology.nodes if n.port is not None]
-    out: list[tuple[str, int, str]] = []
-    if settings.management.publish_port is not None:
-        for n in topology.management:
-            out.append((n.host, settings.management.publish_port + n.index,
-                        f"management.publishPort ({n.name})"))
-    if settings.endpoint.publish_port is not None:
-        out.append((topology.endpoint.host, settings.endpoint.publish_port,
-                    "endpoint.publishPort"))
-    return out
+    keys = {"mgm": "management.publishPort", "endpoint": "endpoint.publishPort"}
+    return [(n.host, n.published_port, f"{keys[n.kind]} ({n.name})")
+            for n in topology.nodes if n.published_port is not None]
 
 
 def subnet_size(subnet: ipaddress.IPv4Network) -> int:

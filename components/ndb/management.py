@@ -31,15 +31,13 @@ class NdbManagementNode(pulumi.ComponentResource):
         super().__init__("openstack-ndb:ndb:NdbManagementNode", name, None, opts)
         node, settings = args.node, args.settings
         self.volume = node_volume(f"{name}-volume", settings, node, args.hosts, self)
-        published = ({node.port: settings.management.publish_port + node.index}
-                     if settings.management.publish_port is not None and node.port else None)
         self.container = node_container(
             f"{name}-container", settings, node, args.hosts,
             image=args.hosts.ndb_image,
             command_=mgmd_command(node),
             memory_limit=settings.management.memory_limit,
             uploads=[upload(MGM_CONFIG_PATH, args.config_ini)],
-            volume=self.volume, volume_path=NDB_DATA_DIR, published=published,
+            volume=self.volume, volume_path=NDB_DATA_DIR,
             parent=self, depends_on=args.after,
         )
         self.gate = gate(

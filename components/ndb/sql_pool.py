@@ -77,13 +77,11 @@ class SqlNodePool(pulumi.ComponentResource):
         )
         endpoint = topo.endpoint
         ep_hosts = args.hosts[endpoint.host]
-        published = ({endpoint.port: settings.endpoint.publish_port}
-                     if settings.endpoint.publish_port is not None and endpoint.port else None)
         self.endpoint = node_container(
             f"{name}-endpoint", settings, endpoint, ep_hosts, image=ep_hosts.haproxy_image,
             command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
             memory_limit=settings.endpoint.memory_limit,
-            uploads=[upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)], published=published,
+            uploads=[upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)],
             parent=self, depends_on=[self.gate],
         )
         self.register_outputs({
