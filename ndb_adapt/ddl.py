@@ -9,6 +9,7 @@ other statement is matched by prefix.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 # Row bytes NDB counts per column, as ndb_fit.limits estimates them (kept equal by a test):
@@ -56,15 +57,14 @@ def table_of(statement: str) -> str:
     return ""
 
 
-def split_top_level(body: str) -> list[str]:
-    """Split at commas outside parentheses and quotes."""
-    parts: list[str] = []
+def _unquoted(text: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, parenthesis depth after it) for every character outside quotes;
+    a backslash escapes the next character inside '...' and "..." but not inside `...`."""
     depth = 0
     quote = ""
-    start = 0
-    i = 0
-    while i < len(body):
-        ch = body[i]
+    i = start
+    while i < len(text):
+        ch = text[i]
         if quote:
             if ch == "\\" and quote != "`":
                 i += 1
@@ -72,35 +72,29 @@ def split_top_level(body: str) -> list[str]:
                 quote = ""
         elif ch in "'\"`":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif ch == "," and depth == 0:
+        else:
+            depth += {"(": 1, ")": -1}.get(ch, 0)
+            yield i, ch, depth
+        i += 1
+
+
+def split_top_level(body: str) -> list[str]:
+    """Split at commas outside parentheses and quotes."""
+    parts: list[str] = []
+    start = 0
+    for i, ch, depth in _unquoted(body):
+        if ch == "," and depth == 0:
             parts.append(body[start:i])
             start = i + 1
-        i += 1
     parts.append(body[start:])
     return [p.strip() for p in parts if p.strip()]
 
 
 def matching_paren(text: str, open_at: int) -> int:
     """Index of the parenthesis closing the one at open_at (quotes respected)."""
-    depth = 0
-    quote = ""
-    for i in range(open_at, len(text)):
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"`":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth == 0:
-                return i
+    for i, ch, depth in _unquoted(text, open_at):
+        if ch == ")" and depth == 0:
+            return i
     raise ValueError("unbalanced parentheses")
 
 
