@@ -12,6 +12,7 @@ and replica r+1 is not touched until replica r is back. Every node group keeps o
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import pulumi
 import pulumi_command as command
@@ -46,33 +47,48 @@ def node_container(
     parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
     """One long-running node container on its host, at its topology address."""
-    network = hosts.network
-    bridge = network is not None
+    published = ({node.port: node.published_port}
+                 if node.published_port is not None and node.port is not None else {})
     return docker.Container(
         name,
-        name=node.container_name,
-        hostname=node.container_name if bridge else None,
         image=image.image_id,
         command=list(command_),
         envs=list(envs) or None,
         uploads=list(uploads) or None,
         volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=volume_path)]
         if volume is not None else None,
-        ports=[docker.ContainerPortArgs(internal=node.port, external=node.published_port,
-                                        ip=str(hosts.host.address or "127.0.0.1"))]
-        if node.published_port is not None and node.port is not None else None,
         memory=memory_limit >> 20,  # pulumi-docker takes MB
         restart="unless-stopped",
         must_run=True,
         destroy_grace_seconds=stop_grace_seconds,
-        labels=[docker.ContainerLabelArgs(label=k, value=v)
-                for k, v in labels(settings, node.kind).items()],
-        networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-            name=network.name, ipv4_address=node.address)] if network is not None else None,
-        network_mode=None if bridge else "host",
+        labels=container_labels(settings, node.kind),
+        **placement_args(hosts, node.container_name, node.address, published),
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,
                                     delete_before_replace=True, depends_on=list(depends_on)),
     )
+
+
+def container_labels(settings: Settings, role: str) -> list[docker.ContainerLabelArgs]:
+    return [docker.ContainerLabelArgs(label=k, value=v)
+            for k, v in labels(settings, role).items()]
+
+
+def placement_args(hosts: HostResources, container_name: str, address: str,
+                   published: dict[int, int]) -> dict[str, Any]:
+    """Name, network and published ports of a container at its layout address: its own
+    address on the bridge network, or its host's network with several hosts."""
+    network = hosts.network
+    bridge = network is not None
+    return {
+        "name": container_name,
+        "hostname": container_name if bridge else None,
+        "ports": [docker.ContainerPortArgs(internal=i, external=e,
+                                           ip=str(hosts.host.address or "127.0.0.1"))
+                  for i, e in published.items()] or None,
+        "networks_advanced": [docker.ContainerNetworksAdvancedArgs(
+            name=network.name, ipv4_address=address)] if network is not None else None,
+        "network_mode": None if bridge else "host",
+    }
 
 
 def gate(name: str, script: str, *, mgm_container: str, mgm_hosts: HostResources,

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 
 from config import ndb_parameters, sizing
+from config.openstack_checks import check_openstack, openstack_ports
+from config.openstack_layout import build_layout
+from config.problems import Problem
 from config.settings import MAX_NODES, Settings
 from config.topology import (
     DATA_OFFSET,
@@ -21,12 +23,6 @@ from config.units import parse_size
 FIXED_DATA_NODE_OVERHEAD = 512 << 20
 
 
-@dataclass(frozen=True)
-class Problem:
-    path: str  # camelCase key path below `openstack-ndb:`, e.g. dataNodes.hosts[1]
-    message: str
-
-
 def check_settings(settings: Settings) -> list[Problem]:
     problems: list[Problem] = []
     problems += _check_hosts(settings)
@@ -35,20 +31,17 @@ def check_settings(settings: Settings) -> list[Problem]:
     problems += _check_placement(settings)
     problems += _check_data_nodes(settings)
     problems += _check_dictionary_limits(settings)
+    problems += check_openstack(settings)
     return problems
 
 
 def _check_dictionary_limits(settings: Settings) -> list[Problem]:
-    known = sizing.known_services()
-    problems = [
-        Problem(f"openstack.services[{i}]",
-                f"unknown service {name!r}; known: {', '.join(known)}")
-        for i, name in enumerate(settings.openstack.services) if name not in known
-    ]
-    if problems:
-        return problems
+    # Unknown service names are reported by config/openstack_checks.py.
+    if any(name not in sizing.known_services() for name in sizing.with_databases(settings)):
+        return []
+    problems: list[Problem] = []
     explicit = {k.lower(): (k, v) for k, v in settings.data_nodes.parameters.items()}
-    for name, needed in sizing.dictionary_limits(settings.openstack.services).items():
+    for name, needed in sizing.dictionary_limits(sizing.with_databases(settings)).items():
         key, value = explicit.get(name.lower(), (None, None))
         if key is None:
             continue
@@ -214,7 +207,10 @@ def _check_replica_spread(settings: Settings, topology: Topology) -> list[Proble
 def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
     owner: dict[tuple[str, int], str] = {}
     problems = []
-    for host, port, what in published_ports(settings, topology):
+    # Only reached when check_settings found nothing, so the OpenStack keys are sound.
+    taken = published_ports(settings, topology) + openstack_ports(settings,
+                                                                  build_layout(settings))
+    for host, port, what in taken:
         if (host, port) in owner:
             problems.append(Problem(
                 what.split(" ")[0],

@@ -9,7 +9,8 @@ from typing import Any
 import pydantic
 from pydantic import BaseModel
 
-from config.checks import Problem, check_settings, check_topology
+from config.checks import check_settings, check_topology
+from config.problems import Problem
 from config.settings import Settings, top_level_keys
 from config.topology import build_topology
 

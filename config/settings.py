@@ -10,7 +10,15 @@ import ipaddress
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StrictBool, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from config.images import require_pinned_image
@@ -117,11 +125,44 @@ class EndpointSettings(Model):
     memory_limit: ByteSize = 256 << 20
 
 
+class OpenStackImageSettings(Model):
+    """Kolla images are `<registry>/<service image>:<tag>`; the tag names release and distro."""
+
+    registry: str = "quay.io/openstack.kolla"
+    tag: str = "2025.2-ubuntu-noble"
+    rabbitmq: PinnedImage = "rabbitmq:4.1.4"
+    memcached: PinnedImage = "memcached:1.6.39-alpine"
+
+    @field_validator("tag")
+    @classmethod
+    def _tag_pinned(cls, tag: str, info: ValidationInfo) -> str:
+        require_pinned_image(f"{info.data.get('registry', '')}/keystone:{tag}")
+        return tag
+
+
+class ApiEndpointSettings(Model):
+    """HAProxy in front of every OpenStack API (one frontend per API port)."""
+
+    host: str | None = None  # Docker host that runs it; default: the first host
+    publish: StrictBool = True  # bridge network: map each API port on the host's address
+    memory_limit: ByteSize = 256 << 20
+
+
 class OpenStackSettings(Model):
-    # Which services' databases the cluster holds; sizes NDB's dictionary (config/sizing.py).
+    # The services to deploy, from config/catalog.yaml; their databases also size NDB's
+    # dictionary (config/sizing.py).
     services: tuple[str, ...] = (
-        "keystone", "glance", "placement", "nova", "neutron", "heat", "cinder",
+        "keystone", "glance", "placement", "nova", "neutron", "heat", "cinder", "horizon",
     )
+    # service -> the hosts that run its containers (one of each per host); default: first host
+    placement: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    infrastructure_host: str | None = None  # RabbitMQ and memcached; default: the first host
+    images: OpenStackImageSettings = OpenStackImageSettings()
+    api: ApiEndpointSettings = ApiEndpointSettings()
+    region: str = Field(default="RegionOne", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    admin_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    admin_project: str = Field(default="admin", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
+    memory_limit: ByteSize = 1 << 30  # per OpenStack container
 
 
 class VolumeSettings(Model):

@@ -14,6 +14,9 @@ from typing import Any
 
 import yaml
 
+from config.catalog import load_catalog
+from config.settings import Settings
+
 TABLE = Path(__file__).with_name("ndb_sizing.yaml")
 
 
@@ -25,6 +28,13 @@ def sizing_table() -> dict[str, Any]:
 
 def known_services() -> tuple[str, ...]:
     return tuple(sizing_table()["services"])
+
+
+def with_databases(settings: Settings) -> tuple[str, ...]:
+    """The enabled services that keep databases in the cluster (horizon, for one, has none)."""
+    catalog = load_catalog()
+    return tuple(name for name in settings.openstack.services
+                 if name in catalog.services and catalog.services[name].databases)
 
 
 def dictionary_limits(services: tuple[str, ...]) -> dict[str, int]:

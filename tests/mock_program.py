@@ -80,13 +80,19 @@ class RecordingMocks(pulumi.runtime.Mocks):
             state["result"] = f"mock-password-{args.name}"
         if args.typ == "docker:index/remoteImage:RemoteImage":
             state["imageId"] = f"sha256:{args.name}"
+        if args.typ == "random:index/randomBytes:RandomBytes":
+            state["base64"] = "bW9jay1rZXktbW9jay1rZXktbW9jay1rZXktbW9jay0+/w=="
         if args.typ == "docker:index/container:Container":
             state.setdefault("name", args.name)
+            if args.inputs.get("attach"):
+                state["exitCode"] = 0  # a one-shot container that ran to completion
         return f"{args.name}-id", state
 
     def call(
         self, args: pulumi.runtime.MockCallArgs
     ) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+        if args.token == "openstack:identity/getRole:getRole":
+            return {"id": f"role-{args.args['name']}", "name": args.args["name"]}, []
         return {}, None
 
 

@@ -1,4 +1,4 @@
-"""haproxy.cfg: one MySQL endpoint in front of every SQL node.
+"""haproxy.cfg: one MySQL endpoint in front of every SQL node; one for the OpenStack APIs.
 
 NDB is multi-master (row locks live in the data nodes), so unlike Galera setups that send
 writes to one backend, every SQL node is active."""
@@ -6,6 +6,7 @@ writes to one backend, every SQL node is active."""
 from __future__ import annotations
 
 from components.render.ndb import HEADER
+from config.openstack_layout import ControlPlaneLayout
 from config.settings import Settings
 from config.topology import Topology
 
@@ -47,3 +48,40 @@ listen mysql
     default-server inter 2s fall 3 rise 2 on-marked-down shutdown-sessions
 {servers}
 """
+
+
+def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
+    """One HTTP frontend per OpenStack API port, balanced over the containers serving it.
+
+    The check asks each backend for `/` and accepts any 2xx-4xx: the APIs answer their
+    version documents (200/300) or ask for a token (401); a backend that answers 5xx or not
+    at all leaves rotation."""
+    bind = "0.0.0.0" if layout.network_mode == "bridge" else layout.api_endpoint.address
+    blocks = []
+    for s in layout.services:
+        for api_name, api in s.service.apis.items():
+            servers = "\n".join(f"    server {c.name} {c.address}:{c.backend_port} check"
+                                for c in s.serving(api_name))
+            blocks.append(f"""listen {s.service.name}-{api_name}
+    bind {bind}:{api.port}
+    balance roundrobin
+    option httpchk GET /
+    http-check expect rstatus ^[234]
+    option forwardfor
+{servers}
+""")
+    return f"""{HEADER}global
+    log stdout format raw local0
+    maxconn 4096
+
+defaults
+    mode http
+    log global
+    option httplog
+    timeout connect 5s
+    timeout client 10m
+    timeout server 10m
+    timeout check 5s
+    default-server inter 5s fall 3 rise 2
+
+""" + "\n".join(blocks)

@@ -59,7 +59,7 @@ def data_node_parameters(settings: Settings) -> dict[str, object]:
         "DataDir": NDB_DATA_DIR,
     }
     explicit = {name.lower() for name in data.parameters}
-    for name, needed in sizing.dictionary_limits(settings.openstack.services).items():
+    for name, needed in sizing.dictionary_limits(sizing.with_databases(settings)).items():
         if name.lower() not in explicit:
             values[name] = needed
     for name in sorted(data.parameters):

@@ -79,7 +79,7 @@ def test_dictionary_limits_follow_the_enabled_services() -> None:
         return dict(parsed)["ndbd default"]
 
     everything = ndbd_default(modified("dev", "openstack.services",
-                                       ["keystone", "glance", "nova", "neutron"]))
+                                       ["keystone", "glance", "placement", "neutron", "nova"]))
     keystone_only = ndbd_default(modified("dev", "openstack.services", ["keystone"]))
     assert int(everything["MaxNoOfOrderedIndexes"]) > int(keystone_only["MaxNoOfOrderedIndexes"])
     # nova alone creates 606 ordered indexes: far above NDB's default of 128

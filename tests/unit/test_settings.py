@@ -150,6 +150,37 @@ def test_unknown_openstack_service() -> None:
     assert "unknown service 'swift'" in found["openstack.services[1]"]
 
 
+def test_service_needs_its_dependencies() -> None:
+    found = problems(modified("dev", "openstack.services", ["keystone", "nova"]))
+    assert "nova needs glance, placement, neutron" in found["openstack.services[1]"]
+
+
+def test_openstack_placement_rules() -> None:
+    found = problems(modified("prod", "openstack.placement", {
+        "nova": ["db-a", "db-a"], "swift": ["db-b"], "glance": ["nowhere"]}))
+    assert "listed twice" in found["openstack.placement.nova[1]"]
+    assert "not in openstack.services" in found["openstack.placement.swift"]
+    assert "unknown host 'nowhere'" in found["openstack.placement.glance[0]"]
+    one_host = problems(modified("dev", "openstack.placement", {"nova": ["local", "local"]}))
+    assert "one host has one replica" in one_host["openstack.placement.nova"]
+
+
+def test_unknown_openstack_hosts() -> None:
+    found = problems(modified("dev", "openstack.api.host", "elsewhere"))
+    assert "unknown host 'elsewhere'" in found["openstack.api.host"]
+
+
+def test_kolla_tag_must_be_pinned() -> None:
+    found = problems(modified("dev", "openstack.images.tag", "master"))
+    assert "floating tag 'master'" in found["openstack.images.tag"]
+
+
+def test_api_port_taken_by_the_sql_endpoint() -> None:
+    raw = modified("dev", "endpoint.publishPort", 5000)
+    found = problems(raw)["openstack.api.host"]
+    assert "port 5000 on host 'local' is taken twice: by endpoint.publishPort" in found
+
+
 def test_publish_port_meaningless_with_several_hosts() -> None:
     assert "endpoint.publishPort" in problems(modified("prod", "endpoint.publishPort", 3306))
 
@@ -198,7 +229,21 @@ DEFAULTS = {
     "endpoint.port": 3306,
     "endpoint.publishPort": None,
     "endpoint.memoryLimit": 256 << 20,
-    "openstack.services": ("keystone", "glance", "placement", "nova", "neutron", "heat", "cinder"),
+    "openstack.services": ("keystone", "glance", "placement", "nova", "neutron", "heat", "cinder",
+                           "horizon"),
+    "openstack.placement": {},
+    "openstack.infrastructureHost": None,
+    "openstack.images.registry": "quay.io/openstack.kolla",
+    "openstack.images.tag": "2025.2-ubuntu-noble",
+    "openstack.images.rabbitmq": "rabbitmq:4.1.4",
+    "openstack.images.memcached": "memcached:1.6.39-alpine",
+    "openstack.api.host": None,
+    "openstack.api.publish": True,
+    "openstack.api.memoryLimit": 256 << 20,
+    "openstack.region": "RegionOne",
+    "openstack.adminUser": "admin",
+    "openstack.adminProject": "admin",
+    "openstack.memoryLimit": 1 << 30,
     "volumes.protect": False,
     "gates.timeoutSeconds": 600,
     "gates.pollSeconds": 5,

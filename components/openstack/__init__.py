@@ -1,0 +1,1 @@
+"""The OpenStack control plane: infrastructure, the generic OpenStackService, and wiring."""

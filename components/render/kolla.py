@@ -1,0 +1,110 @@
+"""What a Kolla container is started with: config.json, and the scripts of the bootstrap step.
+
+Kolla's start contract (openstack/kolla docker/base/set_configs.py and start.sh): the image
+runs `kolla_start`, which reads /var/lib/kolla/config_files/config.json, copies each
+`config_files` entry from `source` to `dest` with its owner and mode, applies `permissions`,
+and execs `command` (split on blanks, no shell). The program uploads the rendered files into
+/var/lib/kolla/config_files/ and sets KOLLA_CONFIG_STRATEGY=COPY_ALWAYS, so every start copies
+them afresh. Secrets are files with mode 0600 owned by the service user, never environment.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import string
+from collections.abc import Mapping
+
+from config.catalog import FILE_MARKER, Service
+
+KOLLA_CONFIG_DIR = "/var/lib/kolla/config_files"
+KOLLA_ENV = {"KOLLA_CONFIG_STRATEGY": "COPY_ALWAYS"}
+BOOTSTRAP_SCRIPT = "openstack-ndb-bootstrap.sh"
+
+
+def kolla_source(name: str) -> str:
+    """Where an uploaded file sits before kolla_start copies it."""
+    return f"{KOLLA_CONFIG_DIR}/{name}"
+
+
+def fernet_source(dest: str) -> str:
+    return kolla_source("fernet-" + dest.strip("/").replace("/", "-"))
+
+
+def render_config_json(service: Service, command: str, user: str,
+                       secret_files: Mapping[str, str]) -> str:
+    """config.json for one container: the service's config files (and the named secret
+    files: upload name -> dest) copied into place, owned by `user`, mode 0600."""
+    files = [{"source": kolla_source(name), "dest": f.dest, "owner": user, "perm": "0600"}
+             for name, f in service.config_files.items()]
+    files += [{"source": kolla_source(name), "dest": dest, "owner": user, "perm": "0600"}
+              for name, dest in secret_files.items()]
+    files += [{"source": fernet_source(dest), "dest": dest, "owner": user, "perm": "0600"}
+              for dest in service.fernet_keys]
+    document = {
+        "command": command,
+        "config_files": files,
+        "permissions": [{"path": f"/var/log/kolla/{service.name}", "owner": f"{user}:{user}",
+                         "recurse": True}],
+    }
+    return json.dumps(document, indent=2) + "\n"
+
+
+def bootstrap_lines(service: Service, values: Mapping[str, str],
+                    paths: Mapping[str, str]) -> list[str]:
+    """The catalog's bootstrap lines with ${name} fields filled and {conf:x}/{secret:x} set to
+    `paths` ("conf:keystone.conf" -> a path): the container's paths in a deployment, a temp
+    dir's in the tests, which run these very lines."""
+    assert service.bootstrap is not None
+    out = []
+    for line in service.bootstrap.commands:
+        filled = string.Template(line).substitute(values)
+        out.append(FILE_MARKER.sub(lambda m: shlex.quote(paths[f"{m[1]}:{m[2]}"]), filled))
+    return out
+
+
+def render_bootstrap_script(service: Service, lines: list[str]) -> str:
+    """The one-shot migration container's command: each line in order, logged, stop at the
+    first failure. The container's exit code is what the NDB gate reads first."""
+    steps = []
+    for number, line in enumerate(lines, 1):
+        shown = re.sub(r"\s+", " ", line)
+        shown = re.sub(r'OS_BOOTSTRAP_PASSWORD="[^"]*"', "OS_BOOTSTRAP_PASSWORD=...", shown)
+        steps.append(f"log {shlex.quote(f'step {number}/{len(lines)}: {shown}')}\n{line}")
+    body = "\n".join(steps)
+    return f"""#!/usr/bin/env bash
+# Rendered by openstack-ndb: the migrations of {service.name}, with the NDB adaptation on
+# (OPENSTACK_NDB_ADAPT=1 and PYTHONPATH in the container's environment).
+set -euo pipefail
+log() {{ printf '[%s] bootstrap {service.name}: %s\\n' "$(date +%H:%M:%S)" "$*"; }}
+{body}
+log done
+"""
+
+
+def render_ndb_gate_script(service: Service, schemas: list[str]) -> str:
+    """After the bootstrap container: fail with its log tail if it failed, else run ndb_fit
+    on the service's databases; any table not on ndbcluster or not fitting NDB fails the
+    deployment with the list. Runs on the deploying machine (MIGRATION_EXIT_CODE,
+    MIGRATION_CONTAINER, DOCKER_HOST, NDB_FIT_* come from the environment)."""
+    schema_args = " ".join(f"--schema {shlex.quote(s)}" for s in schemas)
+    return f"""#!/usr/bin/env bash
+# Rendered by openstack-ndb: the NDB gate of {service.name}.
+set -euo pipefail
+log() {{ printf '[%s] ndb gate {service.name}: %s\\n' "$(date +%H:%M:%S)" "$*"; }}
+read -r -a ndb_fit <<< "${{NDB_FIT:-python3 -m ndb_fit}}"
+if [[ "${{MIGRATION_EXIT_CODE:-}}" != 0 ]]; then
+  log "the migrations failed (exit code ${{MIGRATION_EXIT_CODE:-unknown}}); their last lines:"
+  docker logs --tail 60 "${{MIGRATION_CONTAINER:?}}" 2>&1 || true
+  log "fix the cause and run the update again: the migrations run again from where they stopped"
+  exit 1
+fi
+log "migrations done; checking that every table is ndbcluster and fits NDB"
+if ! "${{ndb_fit[@]}}" --host "${{NDB_FIT_HOST:?}}" --port "${{NDB_FIT_PORT:?}}" \\
+    --user "${{NDB_FIT_USER:-root}}" {schema_args}; then
+  log "tables above do not fit NDB: the deployment stops before {service.name} starts"
+  exit 1
+fi
+log "passed"
+"""

@@ -1,0 +1,89 @@
+"""Rules for the `openstack` keys that span several keys or the catalog."""
+
+from __future__ import annotations
+
+from config.catalog import load_catalog
+from config.openstack_layout import (
+    MEMCACHED_PORT,
+    RABBITMQ_PORT,
+    ControlPlaneLayout,
+    offsets_needed,
+)
+from config.problems import Problem
+from config.settings import Settings
+
+
+def check_openstack(settings: Settings) -> list[Problem]:
+    known_hosts = {h.name for h in settings.hosts}
+    problems = _check_services(settings) + _check_placement(settings, known_hosts)
+    for key, named in (("openstack.infrastructureHost", settings.openstack.infrastructure_host),
+                       ("openstack.api.host", settings.openstack.api.host)):
+        if named is not None and named not in known_hosts:
+            problems.append(Problem(key, _unknown_host(named, known_hosts)))
+    if not settings.multi_host and settings.openstack.services:
+        subnet = settings.network.subnet
+        if subnet.num_addresses - 2 < offsets_needed():
+            problems.append(Problem("network.subnet",
+                                    f"{subnet} is too small for the OpenStack containers "
+                                    f"(offsets up to .{offsets_needed()}): use a /24 or larger"))
+    return problems
+
+
+def _unknown_host(name: str, known: set[str]) -> str:
+    return f"unknown host {name!r}; hosts are: {', '.join(sorted(known))}"
+
+
+def _check_services(settings: Settings) -> list[Problem]:
+    catalog = load_catalog()
+    enabled = set(settings.openstack.services)
+    problems = []
+    for i, name in enumerate(settings.openstack.services):
+        if name not in catalog.services:
+            problems.append(Problem(f"openstack.services[{i}]",
+                                    f"unknown service {name!r}; known: "
+                                    f"{', '.join(catalog.services)}"))
+            continue
+        missing = [d for d in catalog.services[name].depends_on if d not in enabled]
+        if missing:
+            problems.append(Problem(f"openstack.services[{i}]",
+                                    f"{name} needs {', '.join(missing)}: enable them too"))
+    return problems
+
+
+def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]:
+    problems = []
+    for name, hosts in settings.openstack.placement.items():
+        key = f"openstack.placement.{name}"
+        if name not in settings.openstack.services:
+            problems.append(Problem(key, f"{name!r} is not in openstack.services"))
+        if not hosts:
+            problems.append(Problem(key, "must name at least one host (or be left out)"))
+        for i, host in enumerate(hosts):
+            if host not in known_hosts:
+                problems.append(Problem(f"{key}[{i}]", _unknown_host(host, known_hosts)))
+            elif host in hosts[:i]:
+                problems.append(Problem(f"{key}[{i}]",
+                                        f"host {host!r} is listed twice: one replica per host"))
+        if not settings.multi_host and len(hosts) > 1:
+            problems.append(Problem(key, "one host has one replica of each container"))
+    return problems
+
+
+def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[tuple[str, int, str]]:
+    """(host, port, config key) for every port the control plane takes on a Docker host."""
+    api = layout.api_endpoint
+    frontends = [(api.host, port.port, f"openstack.api.host ({s.service.name} {name} API)")
+                 for s in layout.services for name, port in s.service.apis.items()]
+    if not settings.multi_host:
+        return frontends if settings.openstack.api.publish else []
+    out = [
+        *frontends,
+        (layout.rabbitmq.host, RABBITMQ_PORT, "openstack.infrastructureHost (RabbitMQ)"),
+        (layout.memcached.host, MEMCACHED_PORT, "openstack.infrastructureHost (memcached)"),
+    ]
+    for s in layout.services:
+        for c in s.containers:
+            if c.backend_port is not None:
+                out.append((c.host, c.backend_port, f"openstack.placement.{s.service.name} "
+                                                    f"({c.name})"))
+    return out

@@ -1,0 +1,11 @@
+"""One thing wrong with the stack config, by key path."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Problem:
+    path: str  # camelCase key path below `openstack-ndb:`, e.g. dataNodes.hosts[1]
+    message: str
