@@ -53,10 +53,20 @@ class Api(Entry):
 
 class Container(Entry):
     image: str
-    command: str
+    command: str | None = None
+    wsgi: str | None = None  # module:callable served by uWSGI (components/render/openstack.py)
+    env: dict[str, str] = Field(default_factory=dict)  # for the uWSGI app
     user: str
     api: str | None = None
     healthcheck: tuple[str, ...]
+
+    @model_validator(mode="after")
+    def _runs_something(self) -> Container:
+        if (self.command is None) == (self.wsgi is None):
+            raise ValueError("give exactly one of command or wsgi")
+        if self.wsgi is not None and self.api is None:
+            raise ValueError("a wsgi container serves an API: set api")
+        return self
 
 
 class ConfigFile(Entry):

@@ -126,10 +126,12 @@ class EndpointSettings(Model):
 
 
 class OpenStackImageSettings(Model):
-    """Kolla images are `<registry>/<service image>:<tag>`; the tag names release and distro."""
+    """Kolla images are `<registry>/<service image>:<tag>`; the tag names release and distro.
+    2026.2 is the release whose services (keystone 30, nova 34, ...) tests/openstack migrates
+    and serves on NDB: a different release needs its schemas measured again."""
 
     registry: str = "quay.io/openstack.kolla"
-    tag: str = "2025.2-ubuntu-noble"
+    tag: str = "2026.2-ubuntu-noble"
     rabbitmq: PinnedImage = "rabbitmq:4.1.4"
     memcached: PinnedImage = "memcached:1.6.39-alpine"
 

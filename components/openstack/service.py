@@ -25,25 +25,24 @@ import ndb_adapt
 from components.database import ServiceDatabase, ServiceDatabaseArgs
 from components.hosts import HostResources
 from components.openstack.images import ImageCache
+from components.render.control_plane import render_bootstrap, secret_files
 from components.render.kolla import (
     BOOTSTRAP_SCRIPT,
     KOLLA_ENV,
-    bootstrap_lines,
     fernet_source,
     kolla_source,
-    render_bootstrap_script,
     render_config_json,
     render_ndb_gate_script,
 )
 from components.render.openstack import (
     ServiceSecrets,
+    container_command,
     fernet_key,
+    file_dests,
     placeholders,
     render_service_files,
-    secret_dest,
 )
 from components.wiring import GATE_INTERPRETER, container_labels, placement_args, upload
-from config.catalog import SECRET_FILES
 from config.openstack_layout import ControlPlaneLayout, Placed, ServiceContainer, ServiceLayout
 from config.settings import Settings
 from config.topology import Topology
@@ -154,10 +153,11 @@ class OpenStackService(pulumi.ComponentResource):
                  secret_files: dict[str, str]) -> list[docker.ContainerUploadArgs]:
         spec = self._args.service.service
         files = self._files(where)
+        dests = file_dests(spec, where)
         out = [upload(kolla_source("config.json"),
-                      render_config_json(spec, command_, user, secret_files))]
+                      render_config_json(spec, command_, user, dests, secret_files))]
         out += [upload(kolla_source(n), pulumi.Output.secret(_pick(files, n)), "0600")
-                for n in spec.config_files]
+                for n in dests]
         out += [upload(kolla_source(n), pulumi.Output.secret(self._args.admin_password), "0600")
                 for n in secret_files]
         out += [upload(fernet_source(dest),
@@ -175,14 +175,10 @@ class OpenStackService(pulumi.ComponentResource):
         a = self._args
         spec = a.service.service
         assert spec.bootstrap is not None
-        secret_files = {n: secret_dest(spec, n) for n in sorted(SECRET_FILES)
-                        if any(f"{{secret:{n}}}" in line for line in spec.bootstrap.commands)}
-        paths = {f"conf:{n}": f.dest for n, f in spec.config_files.items()}
-        paths |= {f"secret:{n}": dest for n, dest in secret_files.items()}
-        values = placeholders(a.settings, a.layout, spec, where, ServiceSecrets())
-        script = render_bootstrap_script(spec, bootstrap_lines(spec, values, paths))
+        secrets = secret_files(spec)
+        script = render_bootstrap(a.settings, a.layout, a.service)
         uploads = self._uploads(where, f"bash {kolla_source(BOOTSTRAP_SCRIPT)}",
-                                spec.bootstrap.user, secret_files)
+                                spec.bootstrap.user, secrets)
         uploads.append(upload(kolla_source(BOOTSTRAP_SCRIPT), script, "0755"))
         hosts = a.hosts[where.host]
         # attach: `pulumi up` waits for the migrations to finish; a failed run is recorded in
@@ -234,7 +230,7 @@ class OpenStackService(pulumi.ComponentResource):
             placed.name,
             image=a.images.kolla(a.settings, placed.host, role.image).image_id,
             envs=self._env(),
-            uploads=self._uploads(placed, role.command, role.user, {}),
+            uploads=self._uploads(placed, container_command(spec, placed), role.user, {}),
             healthcheck=docker.ContainerHealthcheckArgs(
                 tests=["CMD", *health], interval=HEALTH_INTERVAL, timeout="10s", retries=3,
                 start_period="30s"),

@@ -33,11 +33,11 @@ def fernet_source(dest: str) -> str:
 
 
 def render_config_json(service: Service, command: str, user: str,
-                       secret_files: Mapping[str, str]) -> str:
-    """config.json for one container: the service's config files (and the named secret
-    files: upload name -> dest) copied into place, owned by `user`, mode 0600."""
-    files = [{"source": kolla_source(name), "dest": f.dest, "owner": user, "perm": "0600"}
-             for name, f in service.config_files.items()]
+                       config_files: Mapping[str, str], secret_files: Mapping[str, str]) -> str:
+    """config.json for one container: its config files and the named secret files (upload
+    name -> dest) copied into place, owned by `user`, mode 0600, and the service's keys."""
+    files = [{"source": kolla_source(name), "dest": dest, "owner": user, "perm": "0600"}
+             for name, dest in config_files.items()]
     files += [{"source": kolla_source(name), "dest": dest, "owner": user, "perm": "0600"}
               for name, dest in secret_files.items()]
     files += [{"source": fernet_source(dest), "dest": dest, "owner": user, "perm": "0600"}
@@ -79,7 +79,7 @@ def render_bootstrap_script(service: Service, lines: list[str]) -> str:
 set -euo pipefail
 log() {{ printf '[%s] bootstrap {service.name}: %s\\n' "$(date +%H:%M:%S)" "$*"; }}
 {body}
-log done
+log finished
 """
 
 

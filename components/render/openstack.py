@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from urllib.parse import quote
 
 from components.render.ndb import HEADER, SERVICE_SQL_MODE
-from config.catalog import ConfigFile, DatabaseRef, Service
+from config.catalog import ConfigFile, Container, DatabaseRef, Service
 from config.openstack_layout import (
     RABBITMQ_PORT,
     RABBITMQ_USER,
@@ -155,21 +155,76 @@ def render_config_file(file: ConfigFile, values: Mapping[str, str],
 def render_service_files(settings: Settings, topology: Topology, layout: ControlPlaneLayout,
                          service: Service, *, where: Placed, secrets: ServiceSecrets
                          ) -> dict[str, str]:
-    """Every config file of one container of `service`, by its catalog name. The first INI
-    file is the service's main file and carries the standard sections."""
+    """Every config file of one container of `service`, by its name in `file_dests`. The
+    first INI file is the service's main file and carries the standard sections."""
     values = placeholders(settings, layout, service, where, secrets)
     standard = standard_sections(topology, layout, service, values, secrets)
     out = {}
     main = next((n for n, f in service.config_files.items() if f.sections is not None), None)
     for name, file in service.config_files.items():
         out[name] = render_config_file(file, values, standard if name == main else None)
+    container = _wsgi_container(service, where)
+    if container is not None:
+        out[uwsgi_name(where)] = render_uwsgi_ini(container, values)
     return out
+
+
+def _wsgi_container(service: Service, where: Placed) -> Container | None:
+    if not isinstance(where, ServiceContainer):
+        return None
+    spec = service.containers[where.role]
+    return spec if spec.wsgi is not None else None
+
+
+def uwsgi_name(where: Placed) -> str:
+    return f"uwsgi-{where.role}.ini" if isinstance(where, ServiceContainer) else ""
+
+
+def file_dests(service: Service, where: Placed) -> dict[str, str]:
+    """File name -> where kolla_start puts it, for every file of one container."""
+    out = {name: f.dest for name, f in service.config_files.items()}
+    if _wsgi_container(service, where) is not None:
+        out[uwsgi_name(where)] = config_dir(service) + "/" + uwsgi_name(where)
+    return out
+
+
+def container_command(service: Service, where: Placed) -> str:
+    """What kolla_start runs: the catalog's command, or uWSGI with the rendered ini."""
+    spec = service.containers[where.role] if isinstance(where, ServiceContainer) else None
+    if spec is not None and spec.command is None:
+        return f"uwsgi --ini {file_dests(service, where)[uwsgi_name(where)]}"
+    assert spec is not None and spec.command is not None
+    return spec.command
+
+
+def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:
+    """uWSGI serving the service's WSGI module at the container's API backend port: one
+    master, a few workers, each loading the app itself (lazy-apps: no sockets or DB
+    connections shared across fork)."""
+    env = "".join(f"env = {k}={v}\n" for k, v in container.env.items())
+    return f"""{HEADER}[uwsgi]
+http-socket = {values["bind_host"]}:{values["api_port"]}
+module = {container.wsgi}
+master = true
+processes = 2
+threads = 2
+enable-threads = true
+lazy-apps = true
+need-app = true
+die-on-term = true
+buffer-size = 65535
+add-header = Connection: close
+{env}"""
+
+
+def config_dir(service: Service) -> str:
+    first = next(iter(service.config_files.values()))
+    return str(PurePosixPath(first.dest).parent)
 
 
 def secret_dest(service: Service, name: str) -> str:
     """Where a secret file lands in the container: beside the service's main config file."""
-    first = next(iter(service.config_files.values()))
-    return str(PurePosixPath(first.dest).parent / name)
+    return f"{config_dir(service)}/{name}"
 
 
 def fernet_key(random_base64: str) -> str:

@@ -234,7 +234,7 @@ DEFAULTS = {
     "openstack.placement": {},
     "openstack.infrastructureHost": None,
     "openstack.images.registry": "quay.io/openstack.kolla",
-    "openstack.images.tag": "2025.2-ubuntu-noble",
+    "openstack.images.tag": "2026.2-ubuntu-noble",
     "openstack.images.rabbitmq": "rabbitmq:4.1.4",
     "openstack.images.memcached": "memcached:1.6.39-alpine",
     "openstack.api.host": None,

@@ -1,0 +1,54 @@
+"""The control plane's scripts, from the settings: each service's bootstrap (its migrations)
+and its NDB gate. The component uploads and runs exactly these; the tests run the bootstrap
+lines of the same services against the test bed, with the file paths of a temp dir."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from components.render.kolla import (
+    bootstrap_lines,
+    render_bootstrap_script,
+    render_ndb_gate_script,
+)
+from components.render.openstack import ServiceSecrets, file_dests, placeholders, secret_dest
+from config.catalog import SECRET_FILES, Service
+from config.openstack_layout import ControlPlaneLayout, ServiceLayout, build_layout
+from config.settings import Settings
+
+
+def secret_files(service: Service) -> dict[str, str]:
+    """The secret files its bootstrap lines read: upload name -> path in the container."""
+    lines = service.bootstrap.commands if service.bootstrap else ()
+    return {n: secret_dest(service, n) for n in sorted(SECRET_FILES)
+            if any(f"{{secret:{n}}}" in line for line in lines)}
+
+
+def container_paths(service: ServiceLayout) -> dict[str, str]:
+    """{conf:x} and {secret:x} of the bootstrap lines -> their paths in the container."""
+    assert service.bootstrap is not None
+    paths = {f"conf:{n}": d for n, d in file_dests(service.service, service.bootstrap).items()}
+    return paths | {f"secret:{n}": d for n, d in secret_files(service.service).items()}
+
+
+def render_bootstrap(settings: Settings, layout: ControlPlaneLayout, service: ServiceLayout,
+                     paths: Mapping[str, str] | None = None) -> str:
+    """The bootstrap script; `paths` replaces the container's file paths (tests)."""
+    assert service.bootstrap is not None
+    values = placeholders(settings, layout, service.service, service.bootstrap, ServiceSecrets())
+    lines = bootstrap_lines(service.service, values, paths or container_paths(service))
+    return render_bootstrap_script(service.service, lines)
+
+
+def control_plane_scripts(settings: Settings) -> dict[str, str]:
+    """Every script of the control plane, by a file name (for shellcheck)."""
+    layout = build_layout(settings)
+    out = {}
+    for service in layout.services:
+        if service.bootstrap is None:
+            continue
+        name = service.service.name
+        out[f"bootstrap-{name}.sh"] = render_bootstrap(settings, layout, service)
+        out[f"ndb-gate-{name}.sh"] = render_ndb_gate_script(service.service,
+                                                            list(service.service.databases))
+    return out

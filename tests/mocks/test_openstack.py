@@ -1,0 +1,144 @@
+"""The control plane under Pulumi mocks, with the real stack files: every enabled service with
+its containers, in the order database -> migration -> NDB gate -> containers -> keystone
+registration, every connection through the SQL endpoint, and no password in plain text."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from config.openstack_layout import build_layout
+from tests.mock_program import SECRET_SIG, Registered, Run
+from tests.mocks.test_program import CONTAINER, run
+from tests.stacks import STACKS, settings_for
+
+SERVICE = "openstack-ndb:openstack:OpenStackService"
+DATABASE = "pulumi-python:dynamic:Resource"
+ENDPOINT = "openstack:identity/endpointV3:EndpointV3"
+USER = "openstack:identity/user:User"
+SECRET_KEY = "4dabf18193072939515e22adb298388d"
+
+
+def unwrap(value: Any) -> Any:
+    """A property's value; a list with one secret element arrives secret as a whole."""
+    if isinstance(value, dict) and value.get(SECRET_KEY) == SECRET_SIG:
+        return value["value"]
+    return value
+
+
+def uploads(container: Registered) -> list[dict[str, Any]]:
+    return list(unwrap(container.inputs.get("uploads")) or [])
+
+
+def children(r: Run, component: Registered, type_: str | None = None) -> list[Registered]:
+    return [x for x in r.resources if x.parent == component.urn
+            and (type_ is None or x.type == type_)]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_enabled_service_has_its_containers(stack: str) -> None:
+    r = run(stack)
+    layout = build_layout(settings_for(stack))
+    components = {c.name: c for c in r.of_type(SERVICE)}
+    assert set(components) == set(layout.enabled)
+    for service in layout.services:
+        containers = {c.name for c in children(r, components[service.service.name], CONTAINER)}
+        expected = {c.name for c in service.containers}
+        if service.bootstrap is not None:
+            expected.add(f"{service.service.name}-bootstrap")
+        assert containers == expected
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_order_database_migration_gate_service_registration(stack: str) -> None:
+    r = run(stack)
+    for component in r.of_type(SERVICE):
+        name = component.name
+        containers = [c for c in children(r, component, CONTAINER)
+                      if c.name != f"{name}-bootstrap"]
+        registration = [x for x in children(r, component) if x.type.startswith("openstack:")]
+        if name == "horizon":
+            assert not [x for x in children(r, component) if x.type == DATABASE]
+            continue
+        database = r.by_name(f"{name}-database")
+        bootstrap = r.by_name(f"{name}-bootstrap")
+        gate = r.by_name(f"{name}-ndb-gate")
+        assert r.depends_transitively(bootstrap, database)
+        assert r.depends_transitively(gate, bootstrap)
+        assert not r.depends_transitively(bootstrap, gate)
+        for container in containers:
+            assert r.depends_transitively(container, gate), container.name
+        if name == "keystone":
+            assert registration == []  # keystone-manage bootstrap registers keystone
+            continue
+        assert {x.type for x in registration} >= {USER, ENDPOINT}
+        for item in registration:
+            for container in containers:
+                assert r.depends_transitively(item, container), (item.name, container.name)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_services_wait_for_their_dependencies_and_the_cluster(stack: str) -> None:
+    r = run(stack)
+    endpoint = r.by_name("ndb-sql-endpoint")
+    nova_db = r.by_name("nova-database")
+    assert r.depends_transitively(nova_db, endpoint)
+    # depends_on a component waits for its children: here, their containers
+    for dependency in ("keystone-api-1", "glance-api-1", "placement-api-1", "neutron-server-1"):
+        assert r.depends_transitively(nova_db, r.by_name(dependency))
+    assert not r.depends_transitively(r.by_name("glance-database"), r.by_name("nova-api-1"))
+    assert r.depends_transitively(r.by_name("keystone-bootstrap"),
+                                  r.by_name("openstack-infra-rabbitmq"))
+
+
+def test_registration_uses_the_keystone_admin_provider_and_the_layout_urls() -> None:
+    r = run("dev")
+    endpoints = {x.name: x.inputs for x in r.of_type(ENDPOINT)}
+    assert endpoints["nova-endpoint-public"]["url"] == "http://127.0.0.1:8774/v2.1"
+    assert endpoints["nova-endpoint-internal"]["url"] == "http://172.28.0.196:8774/v2.1"
+    assert endpoints["glance-endpoint-admin"]["endpointRegion"] == "RegionOne"
+    provider = r.by_name("keystone-admin")
+    assert provider.inputs["authUrl"] == "http://127.0.0.1:5000/v3"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_migrations_run_with_the_adaptation_and_wait(stack: str) -> None:
+    r = run(stack)
+    for bootstrap in [x for x in r.of_type(CONTAINER) if x.name.endswith("-bootstrap")]:
+        env = bootstrap.inputs["envs"]
+        assert "OPENSTACK_NDB_ADAPT=1" in env and "KOLLA_CONFIG_STRATEGY=COPY_ALWAYS" in env
+        assert bootstrap.inputs["attach"] is True and bootstrap.inputs["mustRun"] is False
+        uploaded = {u["file"] for u in uploads(bootstrap)}
+        assert "/opt/openstack-ndb/ndb_adapt/site/sitecustomize.py" in uploaded
+    for gate in [x for x in r.of_type("command:local:Command") if x.name.endswith("-ndb-gate")]:
+        env = unwrap(gate.inputs["environment"])  # secret as a whole: it holds the password
+        assert env["MIGRATION_EXIT_CODE"] == "0"
+        assert env["NDB_FIT"].endswith("-m ndb_fit")
+        assert f"{env['NDB_FIT_HOST']}:{env['NDB_FIT_PORT']}" == r.outputs["sqlEndpoint"]
+
+
+def _plain(value: Any, needle: str, secret: bool = False) -> int:
+    if isinstance(value, dict):
+        inside = secret or value.get(SECRET_KEY) == SECRET_SIG
+        return sum(_plain(v, needle, inside) for v in value.values())
+    if isinstance(value, list):
+        return sum(_plain(v, needle, secret) for v in value)
+    return int(isinstance(value, str) and needle in value and not secret)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_no_generated_secret_in_plain_text(stack: str) -> None:
+    r = run(stack)
+    # Every generated password and key (RandomPassword results are mock-password-<name>,
+    # RandomBytes the mock key) must only ever travel inside a secret.
+    needles = ["mock-password-", "bW9jay1rZXkt", "mock-key-"]
+    for res in r.resources:
+        if res.type.startswith("random:"):
+            continue
+        for needle in needles:
+            assert _plain(res.raw_inputs, needle) == 0, (res.name, needle)
+    files = [u for c in r.of_type(CONTAINER) for u in uploads(c)]
+    conf = [u for u in files if u["file"].endswith("/nova.conf")]
+    assert conf and all("mock-password-nova-db-password" in u["content"] for u in conf)
+    assert r.outputs["openrc"].count("mock-password-openstack-admin-password") == 1

@@ -1,0 +1,242 @@
+"""The control plane's renderers, read back by what reads them: configparser (oslo.config's
+format), json, haproxy -c, shellcheck and Fernet itself."""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from components.render.control_plane import control_plane_scripts, render_bootstrap
+from components.render.haproxy import render_api_haproxy_cfg
+from components.render.infra import render_openrc, render_rabbitmq_conf
+from components.render.kolla import render_config_json
+from components.render.ndb import SERVICE_SQL_MODE
+from components.render.openstack import (
+    ServiceSecrets,
+    container_command,
+    fernet_key,
+    file_dests,
+    render_service_files,
+)
+from config import build_topology
+from config.catalog import Catalog, load_catalog
+from config.openstack_layout import build_layout, offsets_needed
+from config.sizing import known_services
+from tests.stacks import STACKS, settings_for
+from tests.unit.test_render_haproxy_and_scripts import require_tool
+
+SECRETS = ServiceSecrets(database_password="db/pw:@1", keystone_password="ks-pw",
+                         rabbitmq_password="rb-pw", admin_password="admin-pw")
+
+
+def all_files(stack: str) -> dict[tuple[str, str], str]:
+    """(container, file name) -> text, for every container of every enabled service."""
+    settings = settings_for(stack)
+    topo, layout = build_topology(settings), build_layout(settings)
+    out = {}
+    for s in layout.services:
+        places = [*([s.bootstrap] if s.bootstrap else []), *s.containers]
+        for where in places:
+            files = render_service_files(settings, topo, layout, s.service, where=where,
+                                         secrets=SECRETS)
+            out.update({(where.name, n): text for n, text in files.items()})
+    return out
+
+
+def ini(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(interpolation=None)
+    parser.read_string(text)
+    return parser
+
+
+def test_catalog_is_consistent() -> None:
+    catalog = load_catalog()
+    ports = [p for s in catalog.services.values() for a in s.apis.values()
+             for p in (a.port, a.backend_port)]
+    assert len(ports) == len(set(ports)), "two APIs share a port"
+    with_databases = {n for n, s in catalog.services.items() if s.databases}
+    assert with_databases <= set(known_services()), "a service's schema is not measured"
+    assert all(len(s.containers) + 1 <= 6 for s in catalog.services.values())  # BLOCK
+
+
+@pytest.mark.parametrize(("entry", "message"), [
+    ({"containers": {"api": {"image": "x", "command": "x", "wsgi": "m:a", "user": "x",
+                             "api": "api", "healthcheck": ["x"]}}}, "exactly one of command"),
+    ({"configFiles": {"a.conf": {"dest": "/a", "template": "${nope}"}}}, "unknown placeholder"),
+    ({"bootstrap": {"image": "x", "user": "x", "commands": ["x ${service_password}"]}},
+     "secret fields"),
+    ({"dependsOn": ["swift"]}, "unknown services"),
+])
+def test_catalog_rejects_broken_entries(entry: dict[str, object], message: str) -> None:
+    base: dict[str, object] = {
+        "name": "demo", "description": "d", "databases": ["demo"],
+        "apis": {"api": {"port": 1, "backendPort": 2}},
+        "containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
+                               "healthcheck": ["x"]}},
+        "configFiles": {"demo.conf": {"dest": "/etc/demo/demo.conf", "sections": {}}},
+        "bootstrap": {"image": "x", "user": "x", "commands": ["demo-manage db_sync"]},
+    }
+    with pytest.raises(ValueError, match=message):
+        Catalog.model_validate({"services": {"demo": {**base, **entry}}})
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_database_connection_goes_through_the_sql_endpoint(stack: str) -> None:
+    topo = build_topology(settings_for(stack))
+    endpoint = f"@{topo.endpoint.address}:{topo.endpoint.port}/"
+    seen = 0
+    for (container, name), text in all_files(stack).items():
+        if not text.lstrip("# \n").startswith("[") and "\n[" not in text:
+            continue
+        parser = ini(text)
+        for section in parser.sections():
+            if parser.has_option(section, "connection"):
+                url = parser.get(section, "connection")
+                assert endpoint in url, (container, name, section, url)
+                assert "db%2Fpw%3A%401" in url  # the password is URL-quoted
+                seen += 1
+                if section in ("database", "api_database"):
+                    mode = parser.get(section, "mysql_sql_mode")
+                    assert mode == SERVICE_SQL_MODE and "NO_ENGINE_SUBSTITUTION" not in mode
+    assert seen >= 9
+
+
+def test_service_files_carry_keystone_rabbit_and_cache() -> None:
+    files = all_files("dev")
+    nova = ini(files[("nova-conductor-1", "nova.conf")])
+    assert nova.get("DEFAULT", "transport_url") == \
+        "rabbit://openstack:rb-pw@172.28.0.194:5672/openstack"
+    assert nova.get("keystone_authtoken", "auth_url") == "http://172.28.0.196:5000/v3"
+    assert nova.get("keystone_authtoken", "username") == "nova"
+    assert nova.get("cache", "memcache_servers") == "172.28.0.195:11211"
+    assert nova.get("vnc", "novncproxy_port") == "26080"
+    novnc = ini(files[("nova-novncproxy-1", "nova.conf")])
+    assert novnc.get("vnc", "novncproxy_host") == "172.28.0.219"
+    keystone = ini(files[("keystone-api-1", "keystone.conf")])
+    assert not keystone.has_section("keystone_authtoken")
+    assert keystone.get("token", "provider") == "fernet"
+    uwsgi = files[("keystone-api-1", "uwsgi-api.ini")]
+    assert "http-socket = 172.28.0.198:25000" in uwsgi
+    assert "module = keystone.wsgi.api:application" in uwsgi
+    neutron = files[("neutron-server-1", "uwsgi-server.ini")]
+    assert "env = OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini" in neutron
+
+
+def test_prod_containers_bind_their_hosts_addresses() -> None:
+    settings = settings_for("prod")
+    layout = build_layout(settings)
+    nova = layout.service("nova")
+    assert [c.host for c in nova.containers if c.role == "api"] == ["db-b", "db-c"]
+    assert {c.address for c in nova.containers} == {"10.20.0.12", "10.20.0.13"}
+    assert layout.public_url("keystone", "public") == "http://10.20.0.11:5000"
+    files = all_files("prod")
+    assert "http-socket = 10.20.0.13:28774" in files[("nova-api-2", "uwsgi-api.ini")]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_layout_addresses_are_unique_and_fit_the_subnet(stack: str) -> None:
+    settings = settings_for(stack)
+    layout = build_layout(settings)
+    placed = [layout.rabbitmq, layout.memcached, layout.api_endpoint]
+    for s in layout.services:
+        placed += [*([s.bootstrap] if s.bootstrap else []), *s.containers]
+    names = [p.container_name for p in placed]
+    assert len(names) == len(set(names))
+    if stack == "dev":
+        addresses = [p.address for p in placed]
+        assert len(addresses) == len(set(addresses))
+        ndb = {n.address for n in build_topology(settings).nodes}
+        assert not ndb & set(addresses)
+        assert offsets_needed() < settings.network.subnet.num_addresses - 1
+
+
+def test_config_json_copies_every_file_with_its_owner() -> None:
+    settings = settings_for("dev")
+    layout = build_layout(settings)
+    keystone = layout.service("keystone")
+    api = keystone.containers[0]
+    doc = json.loads(render_config_json(
+        keystone.service, container_command(keystone.service, api), "keystone",
+        file_dests(keystone.service, api), {}))
+    assert doc["command"] == "uwsgi --ini /etc/keystone/uwsgi-api.ini"
+    dests = {f["dest"] for f in doc["config_files"]}
+    assert {"/etc/keystone/keystone.conf", "/etc/keystone/uwsgi-api.ini",
+            "/etc/keystone/fernet-keys/0", "/etc/keystone/credential-keys/1"} <= dests
+    assert {(f["owner"], f["perm"]) for f in doc["config_files"]} == {("keystone", "0600")}
+
+
+def test_bootstrap_reads_the_admin_password_from_a_file() -> None:
+    settings = settings_for("dev")
+    layout = build_layout(settings)
+    script = render_bootstrap(settings, layout, layout.service("keystone"))
+    assert 'OS_BOOTSTRAP_PASSWORD="$(cat /etc/keystone/admin-password)"' in script
+    assert "--bootstrap-public-url http://127.0.0.1:5000/v3" in script
+    assert "admin-pw" not in script
+    nova = render_bootstrap(settings, layout, layout.service("nova"))
+    assert nova.index("api_db sync") < nova.index("map_cell0") < nova.index(" db sync")
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_api_haproxy_accepts_the_config(stack: str, tmp_path: Path) -> None:
+    haproxy = require_tool("haproxy")
+    layout = build_layout(settings_for(stack))
+    text = render_api_haproxy_cfg(layout)
+    for s in layout.services:
+        for c in s.containers:
+            if c.backend_port is not None:
+                assert f"server {c.name} {c.address}:{c.backend_port} check" in text
+    cfg = tmp_path / "haproxy.cfg"
+    cfg.write_text(text.replace(f"bind {layout.api_endpoint.address}:", "bind 127.0.0.1:")
+                   .replace("bind 0.0.0.0:", "bind 127.0.0.1:"))
+    result = subprocess.run([haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_control_plane_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> None:
+    shellcheck = require_tool("shellcheck")
+    paths = []
+    for name, text in control_plane_scripts(settings_for(stack)).items():
+        (tmp_path / name).write_text(text)
+        paths.append(str(tmp_path / name))
+    assert len(paths) == 2 * 7
+    result = subprocess.run([shellcheck, "--severity=style", *paths],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout
+
+
+def test_ndb_gate_fails_on_a_failed_migration(tmp_path: Path) -> None:
+    scripts = control_plane_scripts(settings_for("dev"))
+    script = tmp_path / "gate.sh"
+    script.write_text(scripts["ndb-gate-nova.sh"])
+    env = {**os.environ, "MIGRATION_EXIT_CODE": "1", "MIGRATION_CONTAINER": "none",
+           "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    (tmp_path / "docker").write_text("#!/bin/sh\necho 'docker logs of' \"$@\"\n")
+    (tmp_path / "docker").chmod(0o755)
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True)
+    assert done.returncode == 1
+    assert "the migrations failed (exit code 1)" in done.stdout
+    assert "docker logs of logs --tail 60 none" in done.stdout
+
+
+def test_fernet_keys_are_valid_fernet_keys() -> None:
+    raw = base64.b64encode(bytes(range(250, 256)) * 5 + b"\xfb\xff").decode()
+    assert "+" in raw or "/" in raw
+    Fernet(fernet_key(raw).encode())  # raises on a key of the wrong alphabet or length
+
+
+def test_openrc_and_rabbitmq_conf() -> None:
+    settings = settings_for("dev")
+    layout = build_layout(settings)
+    openrc = render_openrc(settings, layout, "it's secret")
+    assert "export OS_AUTH_URL=http://127.0.0.1:5000/v3\n" in openrc
+    assert "export OS_PASSWORD='it'\"'\"'s secret'\n" in openrc
+    conf = render_rabbitmq_conf(layout, "rb-pw")
+    assert "default_user = openstack" in conf and "default_pass = rb-pw" in conf
