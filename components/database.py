@@ -319,6 +319,13 @@ def _account_exists(cur: Any, account: ServiceAccount) -> bool:
     return cur.fetchone() is not None
 
 
+def _ndb_cluster(cur: Any) -> bool:
+    """Is this an SQL node of an NDB cluster (the ndbcluster engine enabled)?"""
+    cur.execute("SELECT SUPPORT FROM information_schema.ENGINES WHERE ENGINE = 'ndbcluster'")
+    row = cur.fetchone()
+    return bool(row) and str(row[0]).upper() in ("YES", "DEFAULT")
+
+
 def _existing_databases(cur: Any, databases: Sequence[str]) -> set[str]:
     if not databases:
         return set()
@@ -373,6 +380,15 @@ def create_or_adopt(
             _alter_password(cur, admin, account)
         for name in databases:
             _run(cur, admin, f"GRANT ALL PRIVILEGES ON {_grant_pattern(cur, name)}.* TO %s@%s",
+                 (account.user, account.host))
+        if _ndb_cluster(cur):
+            # Accounts are local to the SQL node that ran CREATE USER unless they hold
+            # NDB_STORED_USER: then NDB keeps the account and its grants and every SQL node
+            # applies them (MySQL manual, "Distributed Privileges Using Shared Grant Tables",
+            # ndb_sql_metadata). Without it a client that HAProxy sends to another SQL node
+            # gets 1045 - measured on the test bed. Granted last, so the distributed snapshot
+            # carries the password and the grants above; re-granting is harmless.
+            _run(cur, admin, "GRANT NDB_STORED_USER ON *.* TO %s@%s",
                  (account.user, account.host))
     return Applied(
         created_databases=tuple(d for d in databases if d not in present),

@@ -23,6 +23,7 @@ from testbed.rendered import cluster_files
 from tests.stacks import raw_settings
 
 SQL_NODE = 147  # the dev stack's first SQL node
+OTHER_SQL_NODE = 148  # and its second
 
 
 def dev_settings(services: Sequence[str] | None = None) -> Settings:

@@ -13,8 +13,10 @@ set -euo pipefail
 CACHE="${OPENSTACK_NDB_CACHE:-$HOME/.cache/openstack-ndb}/openstack"
 PYTHON="${OPENSTACK_NDB_SERVICES_PYTHON:-python3}"
 # The services run their own db sync only: PyMySQL is oslo.db's MySQL driver and
-# cryptography lets PyMySQL log in with caching_sha2_password (MySQL 8.4+/9.x default).
-EXTRA=(PyMySQL cryptography)
+# cryptography lets PyMySQL log in with caching_sha2_password (MySQL 8.4+/9.x default);
+# python-memcached is oslo.cache's memcache_pool client ([cache] in the rendered configs; Kolla
+# images carry it too).
+EXTRA=(PyMySQL cryptography python-memcached)
 
 # name (as tests/openstack/services.py names it) -> PyPI requirement. Keep in sync there.
 declare -A PACKAGE=(
@@ -37,6 +39,11 @@ install_one() {
   local stamp="$dir/.provisioned"
   # The stamp alone is not enough: a venv whose base interpreter went away is redone.
   if [[ -f $stamp ]] && "$dir/bin/python" -c 'import pymysql' 2>/dev/null; then
+    # A venv from before an extra was added gets just the extras, not a new install.
+    if ! "$dir/bin/python" -c 'import memcache' 2>/dev/null; then
+      log "$name $version: adding ${EXTRA[*]}"
+      "$dir/bin/pip" install --quiet --disable-pip-version-check "${EXTRA[@]}" >>"$dir.install.log" 2>&1
+    fi
     log "$name $version: cached ($dir)"
     return 0
   fi

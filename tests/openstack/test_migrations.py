@@ -1,7 +1,9 @@
 """Every service's own migrations on a real NDB cluster started from the dev stack's files.
 
-(b) With ndb_adapt on, each service reaches its own head revision, every table of its
-    databases is ndbcluster, and ndb_fit finds nothing.
+(b) From the config files and bootstrap script the program renders for the dev stack, with
+    ndb_adapt on, each service reaches its own head revision, every table of its databases is
+    ndbcluster, and ndb_fit finds nothing. Keystone then issues a token from its rendered
+    api-container files, and the token's user is visible through both SQL nodes.
 (a) Without it (engine substitution only), the services docs/ndb-compatibility.md lists as
     failing still fail, with the NDB error the doc names - so the doc stays true.
 
@@ -21,15 +23,24 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from ndb_fit import analyze
 from testbed import cluster as testbed
 from testbed.cluster import TestCluster
 from tests.openstack.census import engines
-from tests.openstack.cluster import admin_endpoint, connect, dev_cluster
+from tests.openstack.cluster import (
+    OTHER_SQL_NODE,
+    SQL_NODE,
+    admin_endpoint,
+    connect,
+    dev_cluster,
+    dev_settings,
+)
 from tests.openstack.heads import at_head, current_heads, expected_heads
-from tests.openstack.migrations import MigrationResult, drop, migrate, prepare
+from tests.openstack.migrations import MigrationResult, drop, migrate, prepare, service_env
+from tests.openstack.rendered import RenderedServices, memcached, secrets_for
 from tests.openstack.services import SERVICES, Target
 
 # Measured without the adaptation on the sized dev cluster (docs/ndb-compatibility.md,
@@ -76,22 +87,33 @@ def _explain(result: MigrationResult) -> str:
     return f"{result.service}: {failure}\nadaptations:\n" + "\n".join(result.adaptations)
 
 
+@pytest.fixture(scope="module")
+def rendered(cluster: TestCluster, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[RenderedServices]:
+    with memcached("127.0.0.1") as address:
+        yield RenderedServices(dev_settings(), cluster, address,
+                               tmp_path_factory.mktemp("rendered"))
+
+
 @pytest.mark.parametrize("name", list(SERVICES))
-def test_service_reaches_head_on_ndb_with_adaptation(
-    cluster: TestCluster, name: str, tmp_path: Path
+def test_service_reaches_head_on_ndb_from_its_rendered_config(
+    cluster: TestCluster, rendered: RenderedServices, name: str
 ) -> None:
+    """(b): the bootstrap the program renders for the dev stack - its config files and the
+    catalog's lines, NDB adaptation on - through the test bed's SQL endpoint."""
     service = SERVICES[name]
-    target = _target(cluster, name)
-    prepare(admin_endpoint(cluster), service, target)
-    result = migrate(service, target, tmp_path, adapt=True)
-    assert result.ok, _explain(result)
+    rendered.prepare(name, admin_endpoint(cluster))
+    files = rendered.render(name)
+    run = rendered.bootstrap(name, files)
+    assert run.returncode == 0, f"{name}: bootstrap failed:\n{run.output[-4000:]}"
+    assert "[ndb_adapt]" in run.output or name in ("glance", "placement", "cinder")
     conn: Any = connect(cluster)
     try:
         for database in service.databases:
-            current = current_heads(conn, target.db(database))
+            current = current_heads(conn, database)
             expected = expected_heads(service, database)
             assert at_head(current, expected), f"{database}: {current} vs heads {expected}"
-        dbs = [target.db(d) for d in service.databases]
+        dbs = list(service.databases)
         tables = engines(conn, dbs)
         assert tables, f"{name}: no tables"
         not_ndb = {t: e for t, e in tables.items() if e.lower() != "ndbcluster"}
@@ -99,6 +121,66 @@ def test_service_reaches_head_on_ndb_with_adaptation(
         findings = analyze(conn, dbs)
         assert not findings, "\n".join(f"{f.schema}.{f.table} {f.kind}: {f.detail}"
                                        for f in findings)
+    finally:
+        conn.close()
+
+
+def test_keystone_issues_a_token_from_its_rendered_config(
+    cluster: TestCluster, rendered: RenderedServices
+) -> None:
+    """Keystone's api container files (keystone.conf, the uWSGI ini naming its WSGI module,
+    as rendered for the dev stack) after its rendered bootstrap (db_sync, then bootstrap of
+    the admin): a token for the admin, whose user the other SQL node sees too."""
+    import json
+    import subprocess
+
+    if not _has_admin(cluster):  # keystone's bootstrap ran in the test above, or runs now
+        rendered.prepare("keystone", admin_endpoint(cluster))
+        run = rendered.bootstrap("keystone", rendered.render("keystone"))
+        assert run.returncode == 0, run.output[-4000:]
+    api = rendered.render("keystone", "keystone-api-1")
+    settings = rendered.settings
+    password_file = api.root / "admin-password"
+    password_file.write_text(secrets_for("keystone").admin_password)
+    done = subprocess.run(
+        [str(SERVICES["keystone"].venv() / "bin" / "python"),
+         str(Path(__file__).with_name("keystone_token.py")), str(api.files["keystone.conf"]),
+         str(api.files["uwsgi-api.ini"]), settings.openstack.admin_user,
+         settings.openstack.admin_project, str(password_file)],
+        env=service_env(adapt=True), capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-4000:]
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["token"] and seen["user_id"] and seen["project_id"]
+    assert "identity" in seen["services"]  # the endpoints keystone-manage bootstrap made
+    assert settings.openstack.admin_user in seen["users"]
+    for node_id in (SQL_NODE, OTHER_SQL_NODE):  # every SQL node sees the same NDB rows
+        host, port = cluster.sql_address(node_id)
+        conn: Any = pymysql.connect(host=host, port=port, user="root", password="",
+                                    autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute("SELECT user_id FROM keystone.local_user WHERE name = %s",
+                            (settings.openstack.admin_user,))
+                assert cur.fetchall() == ((seen["user_id"],),), f"SQL node {node_id}"
+        finally:
+            conn.close()
+        # The account ServiceDatabase made on one SQL node logs in on every one of them
+        # (NDB_STORED_USER): HAProxy may send the service to any.
+        pymysql.connect(host=host, port=port, user="keystone",
+                        password=secrets_for("keystone").database_password,
+                        database="keystone").close()
+
+
+def _has_admin(cluster: TestCluster) -> bool:
+    conn: Any = connect(cluster)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT COUNT(*) FROM information_schema.TABLES WHERE "
+                        "TABLE_SCHEMA = 'keystone' AND TABLE_NAME = 'local_user'")
+            if cur.fetchone()[0] == 0:
+                return False
+            cur.execute("SELECT COUNT(*) FROM keystone.local_user")
+            return bool(cur.fetchone()[0])
     finally:
         conn.close()
 

@@ -1,0 +1,160 @@
+"""A service's bootstrap as the program renders it, run against the test-bed cluster.
+
+The dev stack's config files for the service's bootstrap container come from
+`components/render/openstack.py` with known secrets; the only changes are where things are:
+the cluster's addresses become the test bed's (`TestCluster.localise`: the SQL endpoint is
+the test bed's HAProxy), memcached's address becomes a real memcached started here, and the
+container paths under the service's config directory move into a temp dir. The bootstrap
+script is `render_bootstrap` with those paths: the catalog's very lines, with the NDB
+adaptation on, run by bash with the service's PyPI venv first on PATH.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from components.database import AdminEndpoint, ServiceAccount, create_or_adopt
+from components.render.control_plane import render_bootstrap, secret_files
+from components.render.openstack import (
+    ServiceSecrets,
+    config_dir,
+    fernet_key,
+    file_dests,
+    render_service_files,
+)
+from config import Settings, build_topology
+from config.openstack_layout import ControlPlaneLayout, build_layout
+from testbed.cluster import TestCluster
+from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env
+from tests.openstack.services import SERVICES
+
+
+def secrets_for(name: str) -> ServiceSecrets:
+    return ServiceSecrets(database_password=f"{name}-db-pw", keystone_password=f"{name}-ks-pw",
+                          rabbitmq_password="rabbit-pw", admin_password="admin-pw-0")
+
+
+@dataclass(frozen=True)
+class Rendered:
+    root: Path
+    files: dict[str, Path]  # catalog file name -> its path under root
+    script: Path
+
+
+@dataclass(frozen=True)
+class Run:
+    returncode: int
+    output: str
+    seconds: float
+
+
+class RenderedServices:
+    """The dev stack's control plane, rendered for one test-bed cluster."""
+
+    def __init__(self, settings: Settings, cluster: TestCluster, memcached: str, workdir: Path):
+        self.settings = settings
+        self.cluster = cluster
+        self.memcached = memcached  # host:port of a real memcached
+        self.workdir = workdir
+        self.topology = build_topology(settings)
+        self.layout: ControlPlaneLayout = build_layout(settings)
+        self._keys: dict[str, str] = {}
+
+    def addresses(self, text: str) -> str:
+        return self.cluster.localise(text).replace(self.layout.memcache_servers, self.memcached)
+
+    def localise(self, text: str, root: Path, service: str) -> str:
+        """Addresses, and the paths under the service's config directory (key repositories)."""
+        directory = config_dir(self.layout.service(service).service)
+        return self.addresses(text).replace(directory + "/", f"{root}{directory}/")
+
+    def render(self, name: str, container: str | None = None) -> Rendered:
+        """Write the files of the service's bootstrap container (or of the named container)
+        and the bootstrap script under workdir/<container>."""
+        service = self.layout.service(name)
+        assert service.bootstrap is not None
+        where = next((c for c in service.containers if c.name == container), service.bootstrap)
+        spec = service.service
+        root = self.workdir / where.name
+        secrets = secrets_for(name)
+        texts = render_service_files(self.settings, self.topology, self.layout, spec,
+                                     where=where, secrets=secrets)
+        files = {}
+        for file_name, dest in file_dests(spec, where).items():
+            path = root / dest.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self.localise(texts[file_name], root, name))
+            files[file_name] = path
+        paths = {f"conf:{n}": str(p) for n, p in files.items()}
+        for secret, dest in secret_files(spec).items():
+            path = root / dest.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(secrets.admin_password)
+            paths[f"secret:{secret}"] = str(path)
+        for dest in spec.fernet_keys:  # the program uploads RandomBytes keys, made once
+            path = root / dest.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(self._keys.setdefault(
+                dest, fernet_key(base64.b64encode(os.urandom(32)).decode())))
+        script = root / "bootstrap.sh"
+        script.write_text(self.addresses(
+            render_bootstrap(self.settings, self.layout, service, paths)))
+        return Rendered(root, files, script)
+
+    def prepare(self, name: str, admin: AdminEndpoint) -> None:
+        """The service's databases and account, as its ServiceDatabase makes them."""
+        spec = self.layout.service(name).service
+        account = ServiceAccount(spec.db_user, "%", secrets_for(name).database_password)
+        create_or_adopt(admin, account, list(spec.databases))
+
+    def bootstrap(self, name: str, rendered: Rendered) -> Run:
+        venv = SERVICES[name].venv()
+        env = service_env(adapt=True)
+        env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+        start = time.monotonic()
+        done = subprocess.run(["bash", str(rendered.script)], env=env, cwd=rendered.root,
+                              capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S,
+                              check=False)
+        output = done.stdout + done.stderr
+        (rendered.root / "bootstrap.log").write_text(output)
+        return Run(done.returncode, output, time.monotonic() - start)
+
+
+def _free_port(host: str) -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def memcached(host: str) -> Iterator[str]:
+    """A real memcached (Debian's) on host, stopped afterwards; yields host:port."""
+    binary = shutil.which("memcached", path=f"{os.environ.get('PATH', '')}:/usr/bin")
+    if binary is None:
+        raise FileNotFoundError("memcached is not installed (.ci/run installs it)")
+    port = _free_port(host)
+    argv = [binary, "-l", host, "-p", str(port), "-U", "0", "-m", "64"]
+    if os.geteuid() == 0:
+        argv += ["-u", "nobody"]
+    proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield f"{host}:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
