@@ -17,11 +17,12 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed openstack-venvs cluster-up cluster-down up preview destroy test test-unit test-mocks lint bench clean
+.PHONY: help venv testbed openstack-venvs cluster-up cluster-down up preview destroy openrc test test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
 	@echo "make preview  pulumi preview --diff on the $(STACK) stack"
+	@echo "make openrc   the admin's openrc from the stack outputs, mode 0600 (openrc-$(STACK))"
 	@echo "make test     everything: venv, lint, test bed, unit, mock and real-server tests"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
@@ -61,6 +62,17 @@ preview: venv
 destroy: venv
 	$(require_tools)
 	pulumi destroy --stack $(STACK)
+
+# The admin's openrc from the stack outputs, readable by you only (it holds the password).
+# Written to a temp file first, so a failed read never leaves a half file or a wider mode.
+OPENRC ?= openrc-$(STACK)
+openrc:
+	@command -v pulumi >/dev/null || { echo "error: the Pulumi CLI is not installed." \
+	  "Install it (https://www.pulumi.com/docs/iac/download-install/) and run make $@ again." >&2; exit 1; }
+	@umask 077; tmp="$$(mktemp "$(OPENRC).XXXXXX")"; \
+	  if pulumi stack output openrc --show-secrets --stack $(STACK) >"$$tmp"; then \
+	    chmod 600 "$$tmp" && mv "$$tmp" "$(OPENRC)" && echo "wrote $(OPENRC) (mode 0600): source $(OPENRC)"; \
+	  else rm -f "$$tmp"; echo "error: no openrc output on stack $(STACK); run make up first" >&2; exit 1; fi
 
 lint: venv
 	$(VENV)/bin/ruff check .
