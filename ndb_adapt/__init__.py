@@ -18,6 +18,7 @@ The package uses the standard library only and runs on Python 3.9+ (Kolla images
 
 from __future__ import annotations
 
+import functools
 import os
 
 ENV_FLAG = "OPENSTACK_NDB_ADAPT"
@@ -49,6 +50,7 @@ CONTAINER_ROOT = "/opt/openstack-ndb"
 CONTAINER_ENV = {"PYTHONPATH": f"{CONTAINER_ROOT}/ndb_adapt/site", ENV_FLAG: "1"}
 
 
+@functools.cache
 def files() -> dict[str, str]:
     """Path under CONTAINER_ROOT -> content, for every file the adaptation needs."""
     from pathlib import Path
