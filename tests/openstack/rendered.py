@@ -158,3 +158,38 @@ def memcached(host: str) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+@contextmanager
+def uwsgi_serving(venv: Path, ini: Path, env: dict[str, str], host: str = "127.0.0.1"
+                  ) -> Iterator[str]:
+    """uWSGI (from the service's venv) serving the rendered ini, its http-socket moved to a
+    free local port; yields the base URL. The ini is otherwise the container's."""
+    port = _free_port(host)
+    lines = [f"http-socket = {host}:{port}" if line.startswith("http-socket = ") else line
+             for line in ini.read_text().splitlines()]
+    local = ini.with_name(f"local-{ini.name}")
+    local.write_text("\n".join(lines) + "\n")
+    log = ini.with_name(f"{ini.stem}.log")
+    with log.open("w") as out:
+        proc = subprocess.Popen([str(venv / "bin" / "uwsgi"), "--ini", str(local)], env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection((host, port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"uWSGI did not serve {local}:\n"
+                                       f"{log.read_text()[-3000:]}") from None
+                time.sleep(0.5)
+        yield f"http://{host}:{port}"
+    finally:
+        proc.terminate()  # die-on-term in the rendered ini: SIGTERM stops master and workers
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)

@@ -1,4 +1,6 @@
-"""The OpenStack services whose own migrations run against the test-bed cluster.
+"""The OpenStack services whose own migrations run against the test-bed cluster, configured
+by hand: for the runs without the adaptation (a), the shipped-schema and sizing measurements.
+The runs with it (b) use the program's own rendered files instead (tests/openstack/rendered.py).
 
 One entry per service: the PyPI release (one OpenStack release, 2026.2; kept equal to
 ``provision_services.sh``), its databases (Kolla-Ansible's names, domain notes section 2), the

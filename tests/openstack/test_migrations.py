@@ -40,7 +40,7 @@ from tests.openstack.cluster import (
 )
 from tests.openstack.heads import at_head, current_heads, expected_heads
 from tests.openstack.migrations import MigrationResult, drop, migrate, prepare, service_env
-from tests.openstack.rendered import RenderedServices, memcached, secrets_for
+from tests.openstack.rendered import RenderedServices, memcached, secrets_for, uwsgi_serving
 from tests.openstack.services import SERVICES, Target
 
 # Measured without the adaptation on the sized dev cluster (docs/ndb-compatibility.md,
@@ -128,9 +128,10 @@ def test_service_reaches_head_on_ndb_from_its_rendered_config(
 def test_keystone_issues_a_token_from_its_rendered_config(
     cluster: TestCluster, rendered: RenderedServices
 ) -> None:
-    """Keystone's api container files (keystone.conf, the uWSGI ini naming its WSGI module,
-    as rendered for the dev stack) after its rendered bootstrap (db_sync, then bootstrap of
-    the admin): a token for the admin, whose user the other SQL node sees too."""
+    """Keystone's api container files as rendered for the dev stack (keystone.conf and the
+    uWSGI ini naming its WSGI module), served by real uWSGI after its rendered bootstrap
+    (db_sync, then bootstrap of the admin): a token for the admin, whose user both SQL nodes
+    see, and the service account logs in on both."""
     import json
     import subprocess
 
@@ -142,12 +143,17 @@ def test_keystone_issues_a_token_from_its_rendered_config(
     settings = rendered.settings
     password_file = api.root / "admin-password"
     password_file.write_text(secrets_for("keystone").admin_password)
-    done = subprocess.run(
-        [str(SERVICES["keystone"].venv() / "bin" / "python"),
-         str(Path(__file__).with_name("keystone_token.py")), str(api.files["keystone.conf"]),
-         str(api.files["uwsgi-api.ini"]), settings.openstack.admin_user,
-         settings.openstack.admin_project, str(password_file)],
-        env=service_env(adapt=True), capture_output=True, text=True, timeout=300, check=False)
+    venv = SERVICES["keystone"].venv()
+    # The container's command: uWSGI with the rendered ini (catalog `wsgi`); keystone finds
+    # its config in /etc/keystone there, in the temp dir here.
+    env = {**service_env(adapt=True), "OS_KEYSTONE_CONFIG_FILES": str(api.files["keystone.conf"])}
+    with uwsgi_serving(venv, api.files["uwsgi-api.ini"], env) as base_url:
+        done = subprocess.run(
+            [str(venv / "bin" / "python"), str(Path(__file__).with_name("keystone_token.py")),
+             f"{base_url}/v3", settings.openstack.admin_user, settings.openstack.admin_project,
+             str(password_file)],
+            env=service_env(adapt=True), capture_output=True, text=True, timeout=300,
+            check=False)
     assert done.returncode == 0, done.stderr[-4000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["token"] and seen["user_id"] and seen["project_id"]
