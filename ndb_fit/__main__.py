@@ -28,11 +28,13 @@ def parser() -> argparse.ArgumentParser:
         prog="python -m ndb_fit",
         description=(
             "Read the schemas through information_schema and report every table that breaks "
-            "an NDB Cluster limit: estimated row bytes > 30000 (VARCHAR at max chars x bytes "
-            "per char, TEXT/BLOB/JSON at 264), more than 512 attributes, index keys > 3072 "
-            "bytes, prefix, FULLTEXT and SPATIAL indexes, indexes on TEXT/BLOB, ON DELETE "
-            "CASCADE foreign keys whose child has TEXT/BLOB columns, and tables on another "
-            "engine than --engine."
+            "an NDB Cluster limit, as measured on a real cluster: row bytes > 30000 (each "
+            "column in whole 4-byte words; VARCHAR at max chars x bytes per char, TEXT/BLOB "
+            "272, JSON 4016), more than 512 columns, index keys > 3072 bytes, prefix indexes "
+            "(NDB widens them), UNIQUE or PRIMARY keys with a prefix, FULLTEXT and SPATIAL "
+            "indexes, indexes on TEXT/BLOB, ON DELETE CASCADE foreign keys whose child has "
+            "TEXT/BLOB/JSON/geometry columns, ON UPDATE CASCADE to a parent's primary key, "
+            "and tables on another engine than --engine."
         ),
         epilog=(
             f"The password comes from --password-file or the {PASSWORD_ENV} environment "

@@ -4,10 +4,12 @@ Reads only information_schema (TABLES, COLUMNS, STATISTICS, REFERENTIAL_CONSTRAI
 runs against any MySQL server the schema was migrated on - InnoDB included - before the
 schema meets a cluster. The limits and their sources are in ``ndb_fit.limits``.
 
-Row bytes are an estimate of what NDB counts, not InnoDB's row format: VARCHAR/VARBINARY at
-their maximum octets (max chars x the charset's bytes per char) plus 1 length byte (2 above
-255 octets), CHAR/BINARY at their maximum octets, BLOB/TEXT/JSON/geometry at 264 bytes,
-fixed types at their storage size. NDB's own word alignment and null bitmap add a little more.
+Row bytes are what NDB's dictionary counts against its 30,000-byte limit, not InnoDB's row
+format (measured on a real cluster, ``ndb_fit.limits`` [MEASURED]): VARCHAR/VARBINARY at their
+maximum octets (max chars x the charset's bytes per char) plus 1 length byte (2 above 255
+octets), CHAR/BINARY at their maximum octets, TEXT/BLOB/geometry at 272 bytes, JSON at 4016,
+fixed types at their storage size - each column rounded up to whole 4-byte words, BIT columns
+packed together, plus 8 bytes for the hidden key of a table without a primary key.
 """
 
 from __future__ import annotations
@@ -18,14 +20,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ndb_fit.limits import (
-    BLOB_ROW_BYTES,
+    BLOB_COLUMN_BYTES,
     BLOB_TYPES,
     BYTES_PER_CHAR,
     DEFAULT_TARGET_ENGINE,
     FIXED_BYTES,
+    HIDDEN_PRIMARY_KEY_BYTES,
+    JSON_COLUMN_BYTES,
     MAX_ATTRIBUTES,
     MAX_INDEX_KEY_BYTES,
     MAX_ROW_BYTES,
+    ROW_WORD_BYTES,
     TEXT_BLOB_TYPES,
 )
 
@@ -35,12 +40,15 @@ ROW_SIZE = "row_size"
 ATTRIBUTES = "attributes"
 INDEX_KEY_LENGTH = "index_key_length"
 PREFIX_INDEX = "prefix_index"
+UNIQUE_PREFIX_INDEX = "unique_prefix_index"
 FULLTEXT_INDEX = "fulltext_index"
 SPATIAL_INDEX = "spatial_index"
 BLOB_INDEX = "blob_index"
 CASCADE_BLOB_CHILD = "cascade_blob_child"
-KINDS = (ENGINE, ROW_SIZE, ATTRIBUTES, INDEX_KEY_LENGTH, PREFIX_INDEX, FULLTEXT_INDEX,
-         SPATIAL_INDEX, BLOB_INDEX, CASCADE_BLOB_CHILD)
+CASCADE_UPDATE_PRIMARY_KEY = "cascade_update_primary_key"
+KINDS = (ENGINE, ROW_SIZE, ATTRIBUTES, INDEX_KEY_LENGTH, PREFIX_INDEX, UNIQUE_PREFIX_INDEX,
+         FULLTEXT_INDEX, SPATIAL_INDEX, BLOB_INDEX, CASCADE_BLOB_CHILD,
+         CASCADE_UPDATE_PRIMARY_KEY)
 
 _VARIABLE = frozenset({"varchar", "varbinary"})
 _FIXED_STRING = frozenset({"char", "binary"})
@@ -81,6 +89,11 @@ class Column:
         return self.data_type in TEXT_BLOB_TYPES
 
     @property
+    def is_blob_stored(self) -> bool:
+        """NDB keeps it as a blob (TEXT/BLOB, JSON, geometry)."""
+        return self.data_type in BLOB_TYPES
+
+    @property
     def max_octets(self) -> int:
         if self.octets is not None:
             return self.octets
@@ -95,9 +108,11 @@ class Column:
 
 
 def column_row_bytes(col: Column) -> int:
-    """Estimated bytes the column takes in an NDB row (see the module docstring)."""
+    """Bytes of the column's value in an NDB row, before word alignment (module docstring)."""
+    if col.data_type == "json":
+        return JSON_COLUMN_BYTES
     if col.data_type in BLOB_TYPES:
-        return BLOB_ROW_BYTES
+        return BLOB_COLUMN_BYTES
     sizer = _SIZERS.get(col.data_type)
     if sizer is not None:
         return sizer(col)
@@ -155,6 +170,7 @@ class _Table:
     # index name -> [(column name or None for a functional part, sub_part)]
     indexes: dict[str, list[tuple[str | None, int | None]]] = field(default_factory=dict)
     index_types: dict[str, str] = field(default_factory=dict)
+    unique: set[str] = field(default_factory=set)  # UNIQUE and PRIMARY KEY indexes
 
 
 def analyze(
@@ -230,10 +246,10 @@ def _load(connection: Any, schemas: Sequence[str]) -> dict[tuple[str, str], _Tab
             fsp=_int(row[9]),
             charset=None if row[10] is None else str(row[10]),
         )
-    for schema, name, index, column, sub_part, index_type in _rows(
+    for schema, name, index, column, sub_part, index_type, non_unique in _rows(
         connection,
-        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART, INDEX_TYPE "
-        f"FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN ({marks}) "
+        "SELECT TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, COLUMN_NAME, SUB_PART, INDEX_TYPE, "
+        f"NON_UNIQUE FROM information_schema.STATISTICS WHERE TABLE_SCHEMA IN ({marks}) "
         "ORDER BY TABLE_SCHEMA, TABLE_NAME, INDEX_NAME, SEQ_IN_INDEX",
         schemas,
     ):
@@ -244,6 +260,8 @@ def _load(connection: Any, schemas: Sequence[str]) -> dict[tuple[str, str], _Tab
             (None if column is None else str(column), _int(sub_part))
         )
         table.index_types[str(index)] = str(index_type).upper()
+        if not int(non_unique):
+            table.unique.add(str(index))
     return tables
 
 
@@ -261,9 +279,17 @@ def _engine(table: _Table, target: str) -> list[Finding]:
                     f"engine {table.engine or '(none)'}, target {target}")]
 
 
+def _words(nbytes: int) -> int:
+    """``nbytes`` rounded up to whole NDB words."""
+    return -(-nbytes // ROW_WORD_BYTES) * ROW_WORD_BYTES
+
+
 def _row_size(table: _Table) -> list[Finding]:
-    sizes = {name: column_row_bytes(col) for name, col in table.columns.items()}
-    total = sum(sizes.values())
+    sizes = {name: _words(column_row_bytes(col)) for name, col in table.columns.items()
+             if col.data_type != "bit"}
+    bits = sum(col.precision or 1 for col in table.columns.values() if col.data_type == "bit")
+    hidden = 0 if "PRIMARY" in table.indexes else HIDDEN_PRIMARY_KEY_BYTES
+    total = sum(sizes.values()) + _words((bits + 7) // 8) + hidden
     if total <= MAX_ROW_BYTES:
         return []
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
@@ -279,16 +305,17 @@ def _row_size(table: _Table) -> list[Finding]:
 
 
 def _attributes(table: _Table) -> list[Finding]:
-    # NDB adds a hidden primary key column to a table without one.
+    # NDB adds a hidden primary key column to a table without one; indexes are not
+    # attributes of the table (measured, ndb_fit.limits).
     hidden = 0 if "PRIMARY" in table.indexes else 1
-    columns, indexes = len(table.columns) + hidden, len(table.indexes)
-    if columns + indexes <= MAX_ATTRIBUTES:
+    columns = len(table.columns)
+    if columns + hidden <= MAX_ATTRIBUTES:
         return []
+    key = " + NDB's hidden primary key" if hidden else ""
     return [Finding(
         table.schema, table.name, ATTRIBUTES,
-        f"{columns} columns + {indexes} indexes = {columns + indexes} attributes "
-        f"> {MAX_ATTRIBUTES}",
-        {"attributes": columns + indexes, "columns": columns, "indexes": indexes,
+        f"{columns} columns{key} = {columns + hidden} attributes > {MAX_ATTRIBUTES}",
+        {"attributes": columns + hidden, "columns": columns, "hidden_primary_key": hidden,
          "limit": MAX_ATTRIBUTES},
     )]
 
@@ -318,7 +345,16 @@ def _indexes(table: _Table) -> list[Finding]:
                     f"{where} covers {col.data_type.upper()} column {col.name}",
                     {"prefix": sub or 0},
                 ))
-            if sub is not None:
+            if sub is not None and index in table.unique:
+                out.append(Finding(
+                    table.schema, table.name, UNIQUE_PREFIX_INDEX,
+                    f"{where}: prefix {sub} of {col.column_type} {col.name} in a "
+                    f"{'PRIMARY KEY' if index == 'PRIMARY' else 'UNIQUE'} index; NDB has no "
+                    "unique prefix keys",
+                    {"prefix": sub, "column_chars": col.max_chars or 0,
+                     "column_bytes": col.max_octets},
+                ))
+            elif sub is not None:
                 consequence = (
                     "NDB has no prefix indexes and cannot index TEXT/BLOB"
                     if col.data_type in BLOB_TYPES
@@ -355,30 +391,38 @@ def _cascades(
     connection: Any, schemas: Sequence[str], tables: dict[tuple[str, str], _Table]
 ) -> list[Finding]:
     out: list[Finding] = []
-    for schema, child, name, parent in _rows(
+    for schema, child, name, parent, delete_rule, update_rule, parent_key in _rows(
         connection,
-        "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME "
+        "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME, "
+        "DELETE_RULE, UPDATE_RULE, UNIQUE_CONSTRAINT_NAME "
         "FROM information_schema.REFERENTIAL_CONSTRAINTS "
-        f"WHERE CONSTRAINT_SCHEMA IN ({_marks(schemas)}) AND DELETE_RULE = 'CASCADE'",
+        f"WHERE CONSTRAINT_SCHEMA IN ({_marks(schemas)}) "
+        "AND (DELETE_RULE = 'CASCADE' OR UPDATE_RULE = 'CASCADE')",
         schemas,
     ):
         table = tables.get((str(schema), str(child)))
         if table is None:
             continue
-        blobs = _text_blob_columns(table.columns.values())
-        if not blobs:
-            continue
-        out.append(Finding(
-            table.schema, table.name, CASCADE_BLOB_CHILD,
-            f"foreign key {name} -> {parent} ON DELETE CASCADE, and this child table has "
-            f"TEXT/BLOB columns: {', '.join(blobs)}",
-            {"text_blob_columns": len(blobs)},
-        ))
+        blobs = _blob_columns(table.columns.values())
+        if delete_rule == "CASCADE" and blobs:
+            out.append(Finding(
+                table.schema, table.name, CASCADE_BLOB_CHILD,
+                f"foreign key {name} -> {parent} ON DELETE CASCADE, and this child table has "
+                f"columns NDB stores as blobs (TEXT/BLOB/JSON/geometry): {', '.join(blobs)}",
+                {"blob_columns": len(blobs)},
+            ))
+        if update_rule == "CASCADE" and parent_key == "PRIMARY":
+            out.append(Finding(
+                table.schema, table.name, CASCADE_UPDATE_PRIMARY_KEY,
+                f"foreign key {name} -> {parent} ON UPDATE CASCADE references the parent's "
+                "primary key; NDB cannot cascade an update of a primary key",
+                {},
+            ))
     return out
 
 
-def _text_blob_columns(columns: Iterable[Column]) -> list[str]:
-    return [c.name for c in columns if c.is_text_blob]
+def _blob_columns(columns: Iterable[Column]) -> list[str]:
+    return [c.name for c in columns if c.is_blob_stored]
 
 
 # --- report --------------------------------------------------------------------------------

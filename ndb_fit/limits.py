@@ -23,13 +23,35 @@ Sources (checked for this module):
   For NDB tables, ON DELETE CASCADE is not supported where the child table contains one or
   more columns of any of the TEXT or BLOB types" (NDB error 21034 when a real 9.7 cluster ran
   the services' migrations, design notes §3).
+- [MEASURED] CREATE TABLE on a real NDB 9.7.2 cluster (the dev stack's rendered files),
+  tests/openstack/test_independent_measurement.py (docs/ndb-compatibility.md, "Analyzer vs
+  NDB, table by table"). Where it and the manual differ, the measurement wins:
+  - row size: NDB's dictionary counts every column in whole 32-bit words (250 TINYINT NOT
+    NULL next to a VARCHAR(29000) latin1 are refused with 738, 248 fit; 114 x VARCHAR(87)
+    utf8mb3 = 29,986 bytes unaligned are refused), BIT columns packed together (250 BIT(1)
+    fit where 250 TINYINT do not), a table without a primary key 8 bytes more (NDB's hidden
+    key: VARCHAR(29990) latin1 fits alone, VARCHAR(29992) does not), no null bitmap;
+  - TEXT/BLOB/GEOMETRY 272 bytes (inline 256 + a 16-byte blob head), JSON 4016 (inline 4000
+    + 16), not the manual's 264: 10 TEXT next to VARCHAR(27300) latin1 are refused, next to
+    VARCHAR(27270) they fit; one JSON fits next to VARCHAR(25976), not VARCHAR(25980);
+  - attributes: 512 columns (with the hidden key of a table without a primary key); indexes
+    do not count (513 columns are refused with NDB 4318, 506 columns + 21 indexes fit);
+  - ON DELETE CASCADE is refused (21034) for a child with any column NDB stores as a blob:
+    TEXT/BLOB, and JSON and geometry too;
+  - ON UPDATE CASCADE is refused (21000) when the parent key is the parent's primary key
+    (accepted on a parent's other unique key, and ON UPDATE SET NULL is accepted);
+  - a UNIQUE or PRIMARY KEY with a column prefix is refused (1089; NDB has no unique prefix
+    keys), whatever its length.
 """
 
 from __future__ import annotations
 
-MAX_ROW_BYTES = 30_000  # [DBOBJ], [NDBAPI]; 14,000 before NDB 8.0.18
-BLOB_ROW_BYTES = 256 + 8  # [DBOBJ]: inline head + pointer of each BLOB/TEXT/JSON column
-MAX_ATTRIBUTES = 512  # [DBOBJ], [NDBAPI]: columns and indexes
+MAX_ROW_BYTES = 30_000  # [DBOBJ], [NDBAPI]: 7500 words; 14,000 before NDB 8.0.18
+ROW_WORD_BYTES = 4  # [MEASURED]: each column (BIT columns together) in whole words
+HIDDEN_PRIMARY_KEY_BYTES = 8  # [MEASURED]: the key NDB adds to a table without one
+BLOB_COLUMN_BYTES = 256 + 16  # [MEASURED]: TEXT/BLOB/geometry inline part + blob head
+JSON_COLUMN_BYTES = 4000 + 16  # [MEASURED]: JSON's inline part + blob head
+MAX_ATTRIBUTES = 512  # [NDBAPI], [MEASURED]: columns (+ a hidden key); indexes do not count
 MAX_INDEX_KEY_BYTES = 3_072  # [SYNTAX]
 
 DEFAULT_TARGET_ENGINE = "ndbcluster"
@@ -49,7 +71,9 @@ BYTES_PER_CHAR: dict[str, int] = {
     "binary": 1,
 }
 
-# Column types NDB stores as blobs: 264 bytes in the row, the rest in a parts table.
+# Column types NDB stores as blobs: a head and an inline part in the row (BLOB_COLUMN_BYTES,
+# JSON_COLUMN_BYTES), the rest in a parts table. A child with any of them cannot have an ON
+# DELETE CASCADE key ([FK], [MEASURED]).
 BLOB_TYPES = frozenset({
     "tinyblob", "blob", "mediumblob", "longblob",
     "tinytext", "text", "mediumtext", "longtext",

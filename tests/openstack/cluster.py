@@ -9,17 +9,21 @@ dev stack rendered before sizing".
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pymysql
+import pytest
 
 from components.database import AdminEndpoint
 from config import Settings, load_settings
 from testbed.cluster import TestCluster
+from testbed.pytest_support import require_testbed
 from testbed.rendered import cluster_files
+from tests.openstack.services import SERVICES
 from tests.stacks import raw_settings
 
 SQL_NODE = 147  # the dev stack's first SQL node
@@ -50,3 +54,15 @@ def admin_endpoint(cluster: TestCluster) -> AdminEndpoint:
 def connect(cluster: TestCluster) -> Any:
     host, port = cluster.sql_address(SQL_NODE)
     return pymysql.connect(host=host, port=port, user="root", password="", autocommit=True)
+
+
+def require_services() -> None:
+    """The test bed and every service venv, or skip with the fix - and under CI=true, fail."""
+    require_testbed()
+    absent = [s.name for s in SERVICES.values() if not (s.venv() / ".provisioned").is_file()]
+    if absent:
+        reason = (f"service venvs missing: {', '.join(absent)}; run "
+                  "tests/openstack/provision_services.sh (make openstack-venvs)")
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true: {reason}", pytrace=False)
+        pytest.skip(reason)

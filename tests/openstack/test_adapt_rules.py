@@ -18,7 +18,9 @@ def test_limits_equal_ndb_fit() -> None:
     # ndb_adapt ships alone into the containers, so it carries its own copy of the limits.
     assert ddl.MAX_ROW_BYTES == limits.MAX_ROW_BYTES
     assert ddl.MAX_INDEX_KEY_BYTES == limits.MAX_INDEX_KEY_BYTES
-    assert ddl.BLOB_ROW_BYTES == limits.BLOB_ROW_BYTES
+    assert ddl.BLOB_COLUMN_BYTES == limits.BLOB_COLUMN_BYTES
+    assert ddl.JSON_COLUMN_BYTES == limits.JSON_COLUMN_BYTES
+    assert ddl.ROW_WORD_BYTES == limits.ROW_WORD_BYTES
 
 
 def test_engine_innodb_becomes_ndbcluster_and_temporary_myisam(

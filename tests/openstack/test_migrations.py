@@ -18,7 +18,6 @@ Needs the NDB test bed (``testbed/provision.sh``) and the service venvs
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,6 @@ import pymysql
 import pytest
 
 from ndb_fit import analyze
-from testbed import cluster as testbed
 from testbed.cluster import TestCluster
 from tests.openstack.census import engines
 from tests.openstack.cluster import (
@@ -37,6 +35,7 @@ from tests.openstack.cluster import (
     connect,
     dev_cluster,
     dev_settings,
+    require_services,
 )
 from tests.openstack.heads import at_head, current_heads, expected_heads
 from tests.openstack.migrations import MigrationResult, drop, migrate, prepare, service_env
@@ -53,26 +52,10 @@ FAILS_WITHOUT_ADAPTATION: dict[str, int] = {
 }
 
 
-def _missing_prerequisite() -> str | None:
-    try:
-        testbed.Testbed.load()
-    except testbed.TestbedError as error:
-        return str(error)
-    absent = [s.name for s in SERVICES.values() if not (s.venv() / ".provisioned").is_file()]
-    if absent:
-        return (f"service venvs missing: {', '.join(absent)}; run "
-                "tests/openstack/provision_services.sh")
-    return None
-
-
 # Module scope: the cluster is gone before other modules start theirs on the same addresses.
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
-    problem = _missing_prerequisite()
-    if problem:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: {problem}", pytrace=False)
-        pytest.skip(problem)
+    require_services()
     with dev_cluster(tmp_path_factory.mktemp("ndb")) as started:
         yield started
 

@@ -2,7 +2,9 @@
 
 The server has no cluster, so the tables are InnoDB (MyISAM for the engine case): each bad
 table breaks one NDB limit, and the analysis targets ``innodb`` to isolate the other kinds;
-targeting ``ndbcluster`` flags every table's engine.
+targeting ``ndbcluster`` flags every table's engine. What NDB itself does with each of these
+tables (refuses the bad ones, accepts the clean ones) is measured on a real cluster by
+tests/openstack/test_independent_measurement.py.
 """
 
 from __future__ import annotations
@@ -23,11 +25,15 @@ from tests.real.mysql_server import MysqlServer
 
 REPO = Path(__file__).resolve().parents[2]
 
-MANY = 505  # TINYINT columns in `many_attributes`: +1 id column +7 indexes = 513 > 512
+MANY = 512  # TINYINT columns in `many_attributes`: +1 id column = 513 > 512
+
+
+def _columns(count: int, definition: str, prefix: str = "c") -> str:
+    return ", ".join(f"{prefix}{i} {definition}" for i in range(count))
 
 
 def _bad_tables() -> list[str]:
-    many_columns = ", ".join(f"c{i} TINYINT" for i in range(MANY))
+    many_columns = _columns(MANY, "TINYINT")
     many_keys = ", ".join(f"KEY k{i} (c{i})" for i in range(6))
     return [
         # 4 + 2 x (4095 x 4 + 2) = 32768 estimated bytes.
@@ -48,6 +54,22 @@ def _bad_tables() -> list[str]:
         " CONSTRAINT fk_cascade FOREIGN KEY (parent_id) REFERENCES parent (id)"
         " ON DELETE CASCADE)",
         "CREATE TABLE myisam_t (id INT PRIMARY KEY) ENGINE=MyISAM",
+        # NDB has no unique prefix keys, however short (1089).
+        "CREATE TABLE unique_prefixed (id INT PRIMARY KEY, name VARCHAR(100),"
+        " UNIQUE KEY uniq_name (name(10))) CHARACTER SET utf8mb3",
+        # Each column in whole words: 4 + 29004 + 250 x 4 = 30008 (29256 unaligned).
+        f"CREATE TABLE aligned_row (id INT PRIMARY KEY, v VARCHAR(29000),"
+        f" {_columns(250, 'TINYINT NOT NULL')}) CHARACTER SET latin1",
+        # A JSON column counts 4016 bytes: 4 + 8 x 4016 = 32132.
+        f"CREATE TABLE json_row (id INT PRIMARY KEY, {_columns(8, 'JSON', 'j')})",
+        # NDB's hidden primary key: 29992 + 2 + 8 = 30004 (2 bytes less would fit).
+        "CREATE TABLE no_key_row (v VARCHAR(29992) NOT NULL) CHARACTER SET latin1",
+        "CREATE TABLE json_cascade_child (id INT PRIMARY KEY, parent_id INT, doc JSON,"
+        " CONSTRAINT fk_json FOREIGN KEY (parent_id) REFERENCES parent (id)"
+        " ON DELETE CASCADE)",
+        "CREATE TABLE update_cascade_child (id INT PRIMARY KEY, parent_id INT,"
+        " CONSTRAINT fk_update FOREIGN KEY (parent_id) REFERENCES parent (id)"
+        " ON UPDATE CASCADE)",
     ]
 
 
@@ -67,6 +89,18 @@ CLEAN_TABLES = [
     " CHARACTER SET utf8mb3",
     # A full-column index of exactly 3072 bytes (utf8mb3 VARCHAR(1024)).
     "CREATE TABLE key_at_limit (id INT PRIMARY KEY, k VARCHAR(1024), KEY by_k (k))"
+    " CHARACTER SET utf8mb3",
+    # 506 columns + 21 indexes: indexes are not attributes of an NDB table.
+    f"CREATE TABLE many_keys (id INT PRIMARY KEY, {_columns(505, 'TINYINT')}, "
+    + ", ".join(f"KEY k{i} (c{i})" for i in range(20)) + ")",
+    # BIT columns are packed: 4 + 29004 + 32 bytes (250 TINYINT would not fit).
+    f"CREATE TABLE bits (id INT PRIMARY KEY, v VARCHAR(29000), {_columns(250, 'BIT(1)')})"
+    " CHARACTER SET latin1",
+    # Exactly 30000 bytes with NDB's hidden primary key: 29990 + 2 + 8.
+    "CREATE TABLE no_key_full (v VARCHAR(29990) NOT NULL) CHARACTER SET latin1",
+    # ON UPDATE CASCADE is fine on a parent's unique key that is not its primary key.
+    "CREATE TABLE project_alias (id INT PRIMARY KEY, project_name VARCHAR(255),"
+    " FOREIGN KEY (project_name) REFERENCES project (name) ON UPDATE CASCADE)"
     " CHARACTER SET utf8mb3",
     "CREATE VIEW project_names AS SELECT name FROM project",  # views are not tables
 ]
@@ -120,20 +154,32 @@ def test_each_bad_table_has_its_finding_and_nothing_else(
         "blob_indexed": {"blob_index", "prefix_index"},
         "cascade_child": {"cascade_blob_child"},
         "myisam_t": {"engine"},
+        "unique_prefixed": {"unique_prefix_index"},
+        "aligned_row": {"row_size"},
+        "json_row": {"row_size"},
+        "no_key_row": {"row_size"},
+        "json_cascade_child": {"cascade_blob_child"},
+        "update_cascade_child": {"cascade_update_primary_key"},
     }  # `parent` fits
 
 
 def test_row_size_numbers(bad_findings: dict[str, list[Finding]]) -> None:
     [finding] = bad_findings["wide_row"]
-    assert finding.numbers == {"row_bytes": 32768, "limit": 30000, "columns": 3,
+    # 4 + 2 x (16380 + 2 length bytes, rounded up to whole words: 16384)
+    assert finding.numbers == {"row_bytes": 32772, "limit": 30000, "columns": 3,
                                "blob_columns": 0}
-    assert "32768 bytes > 30000" in finding.detail
+    assert "32772 bytes > 30000" in finding.detail
+    numbers = {table: bad_findings[table][0].numbers["row_bytes"]
+               for table in ("aligned_row", "json_row", "no_key_row")}
+    assert numbers == {"aligned_row": 30008, "json_row": 32132, "no_key_row": 30004}
+    assert bad_findings["json_row"][0].numbers["blob_columns"] == 8
 
 
 def test_attribute_numbers(bad_findings: dict[str, list[Finding]]) -> None:
     [finding] = bad_findings["many_attributes"]
-    assert finding.numbers == {"attributes": 513, "columns": MANY + 1, "indexes": 7,
-                               "limit": 512}
+    assert finding.numbers == {"attributes": 513, "columns": MANY + 1,
+                               "hidden_primary_key": 0, "limit": 512}
+    assert finding.detail == "513 columns = 513 attributes > 512"
 
 
 def test_prefix_widened_to_full_key_numbers(bad_findings: dict[str, list[Finding]]) -> None:
@@ -157,7 +203,15 @@ def test_fulltext_spatial_blob_and_cascade_details(
     [cascade] = bad_findings["cascade_child"]
     assert "fk_cascade -> parent ON DELETE CASCADE" in cascade.detail
     assert "note" in cascade.detail
-    assert cascade.numbers == {"text_blob_columns": 1}
+    assert cascade.numbers == {"blob_columns": 1}
+    [json_cascade] = bad_findings["json_cascade_child"]
+    assert "fk_json -> parent ON DELETE CASCADE" in json_cascade.detail
+    assert json_cascade.detail.endswith(": doc")
+    [update] = bad_findings["update_cascade_child"]
+    assert "fk_update -> parent ON UPDATE CASCADE" in update.detail
+    [unique] = bad_findings["unique_prefixed"]
+    assert "prefix 10 of varchar(100) name in a UNIQUE index" in unique.detail
+    assert unique.numbers == {"prefix": 10, "column_chars": 100, "column_bytes": 300}
     [engine] = bad_findings["myisam_t"]
     assert engine.detail == "engine MyISAM, target innodb"
 
@@ -174,7 +228,8 @@ def test_default_target_flags_every_table_not_on_ndbcluster(
     with mysql_server.connect() as conn:
         findings = analyze(conn, [schemas[1]])
     assert {(f.table, f.kind) for f in findings} == {
-        (t, "engine") for t in ("project", "almost_full", "member", "note", "key_at_limit")
+        (t, "engine") for t in ("project", "almost_full", "member", "note", "key_at_limit",
+                                "many_keys", "bits", "no_key_full", "project_alias")
     }
     assert findings[0].detail == "engine InnoDB, target ndbcluster"
 
@@ -191,8 +246,8 @@ def test_unknown_schema_is_an_error(mysql_server: MysqlServer,
         ("varchar(255)", "varchar", 255, 1020, 1022),  # utf8mb4: 2 length bytes
         ("varchar(85)", "varchar", 85, 255, 256),  # utf8mb3 at 255 octets: 1 length byte
         ("char(10)", "char", 10, 30, 30),
-        ("longtext", "longtext", 4294967295, 4294967295, 264),
-        ("json", "json", None, None, 264),
+        ("longtext", "longtext", 4294967295, 4294967295, 272),
+        ("json", "json", None, None, 4016),
         ("bigint", "bigint", None, None, 8),
         ("datetime(6)", "datetime", None, None, 8),
         ("enum('a','b')", "enum", 1, 3, 1),
@@ -233,8 +288,8 @@ def test_cli_reports_findings_and_exits_1(mysql_server: MysqlServer,
     lines = done.stdout.splitlines()
     assert lines[0].split() == ["TABLE", "KIND", "DETAIL"]
     assert any(f"{schemas[0]}.wide_row" in line and "row_size" in line
-               and "32768 bytes > 30000" in line for line in lines)
-    assert "finding(s) in 9 table(s) for engine innodb" in done.stdout
+               and "32772 bytes > 30000" in line for line in lines)
+    assert "finding(s) in 15 table(s) for engine innodb" in done.stdout
 
 
 def test_cli_json_with_password_file(mysql_server: MysqlServer, schemas: tuple[str, str],
@@ -247,8 +302,8 @@ def test_cli_json_with_password_file(mysql_server: MysqlServer, schemas: tuple[s
     findings = json.loads(done.stdout)
     engine_tables = {f["table"] for f in findings if f["kind"] == "engine"}
     assert {"project", "wide_row", "myisam_t"} <= engine_tables
-    wide = next(f for f in findings if f["kind"] == "row_size")
-    assert wide["numbers"]["row_bytes"] == 32768
+    wide = next(f for f in findings if f["kind"] == "row_size" and f["table"] == "wide_row")
+    assert wide["numbers"]["row_bytes"] == 32772
     assert set(findings[0]) == {"schema", "table", "kind", "detail", "numbers"}
 
 
