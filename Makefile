@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed openstack-venvs cluster-up cluster-down up preview destroy openrc test test-unit test-mocks lint bench clean
+.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down up preview destroy openrc test test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -100,7 +100,11 @@ cluster-up: venv testbed
 cluster-down: venv
 	$(PY) -m testbed down --stack $(STACK)
 
-test: venv lint testbed openstack-venvs
+# Kolla's own sources (kolla 23.0.0, the 2026.2 images): reference data for tests/kolla.
+kolla-source: venv
+	bash tests/kolla/provision_kolla.sh
+
+test: venv lint testbed openstack-venvs kolla-source
 	$(PY) -m pytest -q
 
 bench: venv testbed
