@@ -8,6 +8,7 @@ separate cursor through the unpatched method, so they never recurse into the rul
 from __future__ import annotations
 
 import contextlib
+import re
 from typing import Any
 
 from ndb_adapt import cascade, recover, rewrite
@@ -16,6 +17,15 @@ from ndb_adapt.log import note
 
 _DDL_HEADS = ("CREATE", "ALTER", "DROP", "RENAME", "SAVEPOINT", "RELEASE", "ROLLBACK")
 _DELETE_HEAD = "DELETE"
+_INSERT_HEAD = "INSERT"
+# NDB answers an INSERT whose primary key a concurrent transaction has just inserted with
+# MySQL 1022 "Can't write; duplicate key in table" (NDB 630 "Tuple already existed when
+# attempting to insert"), an OperationalError, where InnoDB gives 1062 "Duplicate entry",
+# an IntegrityError. oslo.db turns only the latter into DBDuplicateEntry, which the services
+# catch to resolve such races (placement's resource class sync at start-up, seen failing on
+# the test bed with two uWSGI workers).
+ER_DUP_KEY, ER_DUP_ENTRY, NDB_TUPLE_EXISTS = 1022, 1062, 630
+_INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:IGNORE\s+)?(?:INTO\s+)?`?([\w$]+)`?", re.I)
 _PATCHED = "_ndb_adapt_original_execute"
 
 
@@ -36,6 +46,8 @@ def install() -> bool:
         head = text.lstrip()[:9].upper()
         if head.startswith(_DELETE_HEAD):
             return _Adapted(self, original).delete(text, args)
+        if head.startswith(_INSERT_HEAD):
+            return _Adapted(self, original).insert(text, args)
         if not head.startswith(_DDL_HEADS):
             return original(self, query, args)
         return _Adapted(self, original).execute(text, args)
@@ -115,6 +127,33 @@ class _Adapted:
         if entries:
             cascade.cascade_first(text, args, entries, self.delete)
         return self.original(self.cursor, text, args)
+
+    def insert(self, text: str, args: Any) -> Any:
+        """An INSERT: NDB's duplicate primary key (1022/630) reported as MySQL's 1062."""
+        from pymysql import err
+
+        import ndb_adapt
+
+        if ndb_adapt.mode() != "on":
+            return self.original(self.cursor, text, args)
+        try:
+            return self.original(self.cursor, text, args)
+        except err.OperationalError as error:
+            if not error.args or error.args[0] != ER_DUP_KEY:
+                raise
+            if NDB_TUPLE_EXISTS not in recover.error_codes(error, self._quiet_warnings()):
+                raise
+            match = _INSERT_TABLE.match(text)
+            table = match.group(1) if match else ""
+            note("duplicate_key", table, f"{ER_DUP_KEY} / NDB {NDB_TUPLE_EXISTS} -> "
+                                         f"{ER_DUP_ENTRY} (IntegrityError), as InnoDB reports it")
+            raise err.IntegrityError(
+                ER_DUP_ENTRY, f"Duplicate entry '?' for key '{table}.PRIMARY'") from error
+
+    def _quiet_warnings(self) -> list[tuple[Any, ...]]:
+        with contextlib.suppress(Exception):
+            return self.warnings()
+        return []
 
     def execute(self, text: str, args: Any) -> Any:
         import ndb_adapt

@@ -17,10 +17,12 @@ PYTHON="${OPENSTACK_NDB_SERVICES_PYTHON:-python3}"
 # python-memcached is oslo.cache's memcache_pool client ([cache] in the rendered configs; Kolla
 # images carry it too).
 EXTRA=(PyMySQL cryptography python-memcached)
-# Per service: keystone is served by uWSGI from its rendered ini in the tests, as in its
-# container (the catalog's `wsgi` containers); pip builds uWSGI from source (about 25 s).
+# Per service: keystone and placement are served by uWSGI from their rendered ini in the
+# tests, as in their containers (the catalog's `wsgi` containers); pip builds uWSGI from
+# source (about 25 s each).
 declare -A SERVICE_EXTRA=(
   [keystone]="uwsgi==2.0.31"
+  [placement]="uwsgi==2.0.31"
 )
 
 # name (as tests/openstack/services.py names it) -> PyPI requirement. Keep in sync there.

@@ -68,9 +68,22 @@ class RenderedServices:
         self.topology = build_topology(settings)
         self.layout: ControlPlaneLayout = build_layout(settings)
         self._keys: dict[str, str] = {}
+        # rendered URL -> where it is served here (e.g. keystone behind the API HAProxy)
+        self.urls: dict[str, str] = {}
 
     def addresses(self, text: str) -> str:
-        return self.cluster.localise(text).replace(self.layout.memcache_servers, self.memcached)
+        text = self.cluster.localise(text).replace(self.layout.memcache_servers, self.memcached)
+        for rendered, local in self.urls.items():
+            text = text.replace(rendered, local)
+        return text
+
+    @contextmanager
+    def serving_urls(self) -> Iterator[None]:
+        """Set `urls` inside the block; they are gone after it, whatever happens."""
+        try:
+            yield
+        finally:
+            self.urls = {}
 
     def localise(self, text: str, root: Path, service: str) -> str:
         """Addresses, and the paths under the service's config directory (key repositories)."""

@@ -160,6 +160,63 @@ def test_keystone_issues_a_token_from_its_rendered_config(
                         database="keystone").close()
 
 
+def test_placement_checks_tokens_with_keystone(
+    cluster: TestCluster, rendered: RenderedServices
+) -> None:
+    """Placement's rendered api-container files under real uWSGI, in front of keystone (also
+    rendered, also uWSGI): its [keystone_authtoken] - its own service user, memcached - turns
+    away a request without a token and serves one with the admin's token, from NDB."""
+    import json
+    import subprocess
+
+    admin = admin_endpoint(cluster)
+    for name in ("keystone", "placement"):  # idempotent: both may have run above already
+        rendered.prepare(name, admin)
+        run = rendered.bootstrap(name, rendered.render(name))
+        assert run.returncode == 0, run.output[-4000:]
+    keystone_venv, placement_venv = SERVICES["keystone"].venv(), SERVICES["placement"].venv()
+    keystone = rendered.render("keystone", "keystone-api-1")
+    secrets = rendered.settings.openstack
+    admin_pw = keystone.root / "admin-password"
+    admin_pw.write_text(secrets_for("keystone").admin_password)
+    service_pw = keystone.root / "placement-password"
+    service_pw.write_text(secrets_for("placement").keystone_password)
+    env = {**service_env(adapt=True),
+           "OS_KEYSTONE_CONFIG_FILES": str(keystone.files["keystone.conf"])}
+    with (uwsgi_serving(keystone_venv, keystone.files["uwsgi-api.ini"], env) as keystone_url,
+          rendered.serving_urls()):
+        python = str(keystone_venv / "bin" / "python")
+        here = Path(__file__).parent
+        # The rendered files reach keystone through the API HAProxy, and keystone's catalog
+        # (which keystonemiddleware follows to validate tokens) says so too: here keystone is
+        # at keystone_url, so its bootstrap runs again with that address, like the others.
+        layout = rendered.layout
+        rendered.urls = {f"{layout.internal_url('keystone', 'public')}/v3": f"{keystone_url}/v3",
+                         f"{layout.public_url('keystone', 'public')}/v3": f"{keystone_url}/v3"}
+        again = rendered.bootstrap("keystone", rendered.render("keystone"))
+        assert again.returncode == 0, again.output[-3000:]
+        registered = subprocess.run(
+            [python, str(here / "keystone_register.py"), f"{keystone_url}/v3",
+             secrets.admin_user, secrets.admin_project, str(admin_pw), "placement",
+             str(service_pw)], env=service_env(adapt=True), capture_output=True, text=True,
+            timeout=120, check=False)
+        assert registered.returncode == 0, registered.stderr[-3000:]
+        placement = rendered.render("placement", "placement-api-1")
+        placement_env = {**service_env(adapt=True), "OS_PLACEMENT_CONFIG_DIR":
+                         str(placement.files["placement.conf"].parent)}
+        with uwsgi_serving(placement_venv, placement.files["uwsgi-api.ini"],
+                           placement_env) as placement_url:
+            probe = subprocess.run(
+                [python, str(here / "keystone_token.py"), f"{keystone_url}/v3",
+                 secrets.admin_user, secrets.admin_project, str(admin_pw), placement_url],
+                env=service_env(adapt=True), capture_output=True, text=True, timeout=120,
+                check=False)
+    assert probe.returncode == 0, probe.stderr[-3000:]
+    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+    assert seen["service"] == {"without_token": 401, "with_token": 200,
+                               "resource_providers": []}
+
+
 def _has_admin(cluster: TestCluster) -> bool:
     conn: Any = connect(cluster)
     try:
@@ -195,7 +252,8 @@ def test_runtime_rules_on_ndb(cluster: TestCluster) -> None:
     """The rules a running service meets, in a service venv's own Python with the start-up
     hook: a dropped CASCADE is carried out by ndb_adapt inside the caller's transaction,
     SAVEPOINT/RELEASE are no-ops, ROLLBACK TO SAVEPOINT undoes the whole transaction and
-    raises 1178, and every table is ndbcluster."""
+    raises 1178, a duplicate primary key in a multi-row INSERT is oslo.db's DBDuplicateEntry,
+    and every table is ndbcluster."""
     import json
     import subprocess
 
@@ -223,3 +281,6 @@ def test_runtime_rules_on_ndb(cluster: TestCluster) -> None:
     assert seen["after_rollback"] == [7]
     assert set(seen["engines"].values()) == {"ndbcluster"}
     assert "rule=cascade_emulated table=parent" in done.stderr
+    # NDB's 1022 for a duplicate primary key in a multi-row INSERT reaches oslo.db as 1062
+    assert seen["duplicate"] == "DBDuplicateEntry ['other.PRIMARY']"
+    assert "rule=duplicate_key table=other" in done.stderr
