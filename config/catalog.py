@@ -24,11 +24,11 @@ FILE_MARKER = re.compile(r"\{(conf|secret):([\w.-]+)\}")
 PLACEHOLDERS = frozenset({
     "bind_host", "api_port", "keystone_internal_url", "keystone_public_url", "region",
     "memcache_servers", "transport_url", "service_password", "public_host", "admin_user",
-    "admin_project",
+    "admin_project", "domain_admin_password",
 })
 SECRET_FILES = frozenset({"admin-password"})
 # Secrets never enter a bootstrap line (the script is shown in previews): {secret:x} files only.
-SECRET_PLACEHOLDERS = frozenset({"service_password", "transport_url"})
+SECRET_PLACEHOLDERS = frozenset({"service_password", "transport_url", "domain_admin_password"})
 
 
 class Entry(BaseModel):
@@ -44,6 +44,15 @@ class KeystoneRegistration(Entry):
     type: str
     api: str
     path: str = ""
+
+
+class KeystoneDomain(Entry):
+    """A keystone domain the service owns (heat's stack users), with its administrator and
+    the roles the service expects to exist."""
+
+    name: str
+    admin: str
+    roles: tuple[str, ...] = ()
 
 
 class Api(Entry):
@@ -94,6 +103,7 @@ class Service(Entry):
     database: DatabaseRef | None = None
     api_database: DatabaseRef | None = None
     keystone: KeystoneRegistration | None = None
+    keystone_domain: KeystoneDomain | None = None
     authtoken: bool = False
     messaging: bool = False
     cache: bool = False

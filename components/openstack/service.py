@@ -103,11 +103,15 @@ class OpenStackService(pulumi.ComponentResource):
         if args.keystone is not None:
             self.keystone_password = random.RandomPassword(
                 f"{name}-keystone-password", length=32, special=False, opts=child).result
+        self.domain_admin_password: pulumi.Output[str] = pulumi.Output.from_input("")
+        if args.keystone is not None and spec.keystone_domain is not None:
+            self.domain_admin_password = random.RandomPassword(
+                f"{name}-domain-admin-password", length=32, special=False, opts=child).result
         self.fernet_keys = {dest: random.RandomBytes(f"{name}-fernet-{i}", length=32, opts=child)
                             for i, dest in enumerate(spec.fernet_keys)}
         self.secrets = pulumi.Output.all(
             self.database_password, self.keystone_password,
-            args.rabbitmq_password, args.admin_password,
+            args.rabbitmq_password, args.admin_password, self.domain_admin_password,
         ).apply(lambda v: ServiceSecrets(*v))
         ready: list[pulumi.Resource] = list(args.after)
         self.database: ServiceDatabase | None = None
@@ -268,7 +272,26 @@ class OpenStackService(pulumi.ComponentResource):
                                    ("internal", a.layout.internal_url),
                                    ("admin", a.layout.internal_url))
         ]
-        return [user, role, service, *endpoints]
+        return [user, role, service, *endpoints, *self._domain(name, keystone, opts)]
+
+    def _domain(self, name: str, keystone: KeystoneCatalog, opts: pulumi.ResourceOptions
+                ) -> list[pulumi.Resource]:
+        """The service's own domain, its administrator (admin on the domain) and roles."""
+        spec = self._args.service.service.keystone_domain
+        if spec is None:
+            return []
+        domain = openstack.identity.Project(
+            f"{name}-domain", name=spec.name, is_domain=True,
+            description=f"{spec.name} (owned by the {name} service)", opts=opts)
+        admin = openstack.identity.User(
+            f"{name}-domain-admin", name=spec.admin, domain_id=domain.id,
+            password=self.domain_admin_password, opts=opts)
+        grant = openstack.identity.RoleAssignment(
+            f"{name}-domain-admin-role", user_id=admin.id, domain_id=domain.id,
+            role_id=keystone.admin_role_id, opts=opts)
+        roles = [openstack.identity.Role(f"{name}-role-{role}", name=role, opts=opts)
+                 for role in spec.roles]
+        return [domain, admin, grant, *roles]
 
 
 def _pick(files: pulumi.Output[dict[str, str]], name: str) -> pulumi.Output[str]:

@@ -41,6 +41,7 @@ class ServiceSecrets:
     keystone_password: str = ""  # the service's own keystone user
     rabbitmq_password: str = ""
     admin_password: str = ""  # keystone's bootstrap only
+    domain_admin_password: str = ""  # the admin of the service's own domain (heat)
 
 
 def database_url(topology: Topology, service: Service, ref: DatabaseRef, password: str) -> str:
@@ -69,6 +70,7 @@ def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Servic
         "public_host": layout.public_host,
         "admin_user": settings.openstack.admin_user,
         "admin_project": settings.openstack.admin_project,
+        "domain_admin_password": secrets.domain_admin_password,
         **{f"port_{name}": str(api.backend_port) for name, api in service.apis.items()},
     }
 

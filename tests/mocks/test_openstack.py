@@ -142,3 +142,24 @@ def test_no_generated_secret_in_plain_text(stack: str) -> None:
     conf = [u for u in files if u["file"].endswith("/nova.conf")]
     assert conf and all("mock-password-nova-db-password" in u["content"] for u in conf)
     assert r.outputs["openrc"].count("mock-password-openstack-admin-password") == 1
+
+
+def test_heat_owns_a_domain_for_its_stack_users() -> None:
+    r = run("dev")
+    domain = r.by_name("heat-domain")
+    assert domain.inputs["isDomain"] is True and domain.inputs["name"] == "heat"
+    admin = r.by_name("heat-domain-admin")
+    assert admin.inputs["name"] == "heat_domain_admin"
+    assert unwrap(admin.inputs["password"]) == "mock-password-heat-domain-admin-password"
+    assert _plain(admin.raw_inputs, "mock-password-") == 0  # a secret in the request
+    grant = r.by_name("heat-domain-admin-role")
+    assert grant.inputs["roleId"] == "role-admin" and "domainId" in grant.inputs
+    assert {r.by_name(f"heat-role-{n}").inputs["name"]
+            for n in ("heat_stack_owner", "heat_stack_user")} == {"heat_stack_owner",
+                                                                  "heat_stack_user"}
+    conf = next(u["content"] for u in uploads(r.by_name("heat-engine-1"))
+                if u["file"].endswith("/heat.conf"))
+    assert "stack_domain_admin = heat_domain_admin" in conf
+    assert "stack_domain_admin_password = mock-password-heat-domain-admin-password" in conf
+    for other in ("nova-domain", "keystone-domain"):
+        assert not [x for x in r.resources if x.name == other]
