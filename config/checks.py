@@ -7,7 +7,7 @@ from collections import defaultdict
 from config import ndb_parameters, sizing
 from config.openstack_checks import check_openstack, openstack_ports
 from config.openstack_layout import build_layout
-from config.problems import Problem
+from config.problems import Problem, unknown_host
 from config.settings import MAX_NODES, Settings
 from config.topology import (
     DATA_OFFSET,
@@ -105,10 +105,10 @@ def _check_placement(settings: Settings) -> list[Problem]:
             problems.append(Problem(key, "must name at least one host (or be left out: all hosts)"))
         for i, name in enumerate(listed or ()):
             if name not in known:
-                problems.append(Problem(f"{key}[{i}]", _unknown_host(name, known)))
+                problems.append(Problem(f"{key}[{i}]", unknown_host(name, known)))
     endpoint_host = settings.endpoint.host
     if endpoint_host is not None and endpoint_host not in known:
-        problems.append(Problem("endpoint.host", _unknown_host(endpoint_host, known)))
+        problems.append(Problem("endpoint.host", unknown_host(endpoint_host, known)))
     if settings.multi_host:
         for key, value in (("management.publishPort", settings.management.publish_port),
                            ("endpoint.publishPort", settings.endpoint.publish_port)):
@@ -129,10 +129,6 @@ def _check_placement(settings: Settings) -> list[Problem]:
             problems.append(Problem("sqlNodes.count",
                                     f"at most {MAX_BRIDGE_SQL_NODES} SQL nodes on one host"))
     return problems
-
-
-def _unknown_host(name: str, known: set[str]) -> str:
-    return f"unknown host {name!r}; hosts are: {', '.join(sorted(known))}"
 
 
 def _check_data_nodes(settings: Settings) -> list[Problem]:

@@ -9,7 +9,7 @@ from config.openstack_layout import (
     ControlPlaneLayout,
     offsets_needed,
 )
-from config.problems import Problem
+from config.problems import Problem, unknown_host
 from config.settings import Settings
 
 
@@ -19,7 +19,7 @@ def check_openstack(settings: Settings) -> list[Problem]:
     for key, named in (("openstack.infrastructureHost", settings.openstack.infrastructure_host),
                        ("openstack.api.host", settings.openstack.api.host)):
         if named is not None and named not in known_hosts:
-            problems.append(Problem(key, _unknown_host(named, known_hosts)))
+            problems.append(Problem(key, unknown_host(named, known_hosts)))
     if not settings.multi_host and settings.openstack.services:
         subnet = settings.network.subnet
         if subnet.num_addresses - 2 < offsets_needed():
@@ -27,10 +27,6 @@ def check_openstack(settings: Settings) -> list[Problem]:
                                     f"{subnet} is too small for the OpenStack containers "
                                     f"(offsets up to .{offsets_needed()}): use a /24 or larger"))
     return problems
-
-
-def _unknown_host(name: str, known: set[str]) -> str:
-    return f"unknown host {name!r}; hosts are: {', '.join(sorted(known))}"
 
 
 def _check_services(settings: Settings) -> list[Problem]:
@@ -60,7 +56,7 @@ def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]
             problems.append(Problem(key, "must name at least one host (or be left out)"))
         for i, host in enumerate(hosts):
             if host not in known_hosts:
-                problems.append(Problem(f"{key}[{i}]", _unknown_host(host, known_hosts)))
+                problems.append(Problem(f"{key}[{i}]", unknown_host(host, known_hosts)))
             elif host in hosts[:i]:
                 problems.append(Problem(f"{key}[{i}]",
                                         f"host {host!r} is listed twice: one replica per host"))

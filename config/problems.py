@@ -9,3 +9,7 @@ from dataclasses import dataclass
 class Problem:
     path: str  # camelCase key path below `openstack-ndb:`, e.g. dataNodes.hosts[1]
     message: str
+
+
+def unknown_host(name: str, known: set[str]) -> str:
+    return f"unknown host {name!r}; hosts are: {', '.join(sorted(known))}"

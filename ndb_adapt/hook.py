@@ -141,7 +141,7 @@ class _Adapted:
         except err.OperationalError as error:
             if not error.args or error.args[0] != ER_DUP_KEY:
                 raise
-            if NDB_TUPLE_EXISTS not in recover.error_codes(error, self._quiet_warnings()):
+            if NDB_TUPLE_EXISTS not in recover.failure_codes(error, self.warnings):
                 raise
             match = _INSERT_TABLE.match(text)
             table = match.group(1) if match else ""
@@ -149,11 +149,6 @@ class _Adapted:
                                          f"{ER_DUP_ENTRY} (IntegrityError), as InnoDB reports it")
             raise err.IntegrityError(
                 ER_DUP_ENTRY, f"Duplicate entry '?' for key '{table}.PRIMARY'") from error
-
-    def _quiet_warnings(self) -> list[tuple[Any, ...]]:
-        with contextlib.suppress(Exception):
-            return self.warnings()
-        return []
 
     def execute(self, text: str, args: Any) -> Any:
         import ndb_adapt
@@ -176,7 +171,7 @@ class _Adapted:
             return self.original(self.cursor, text, args)
         except Exception as error:
             if recover.is_db_error(error):
-                codes = recover.error_codes(error, self.warnings())
+                codes = recover.failure_codes(error, self.warnings)
                 note("failed", table_of(text), f"codes={sorted(codes)}")
             raise
 

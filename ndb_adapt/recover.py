@@ -80,6 +80,17 @@ def error_codes(error: BaseException, warnings: Sequence[tuple[Any, ...]]) -> se
     return codes
 
 
+def failure_codes(error: BaseException, warnings: Callable[[], Sequence[tuple[Any, ...]]]
+                  ) -> set[int]:
+    """error_codes with the session's warnings, read right after the failure; a broken
+    connection has none to give, and then the error alone decides."""
+    try:
+        seen = warnings()
+    except Exception:
+        seen = []
+    return error_codes(error, seen)
+
+
 def foreign_keys(query: Query, table: str) -> list[ForeignKey]:
     """Every foreign key of the current database where ``table`` is the child or parent."""
     rows = query(
@@ -135,7 +146,7 @@ class Recovery:
             except Exception as error:
                 if not is_db_error(error):
                     raise
-                codes = error_codes(error, self._safe_warnings())
+                codes = failure_codes(error, self.warnings)
                 adapted, freed = (None, []) if not table or attempts >= MAX_ATTEMPTS else \
                     self._adapt(statement, table, codes, error)
                 if adapted is None:
@@ -146,12 +157,6 @@ class Recovery:
                 continue
             self._restore(dropped, table)
             return result
-
-    def _safe_warnings(self) -> list[tuple[Any, ...]]:
-        try:
-            return self.warnings()
-        except Exception:  # a broken connection: the error alone decides
-            return []
 
     def _adapt(self, statement: str, table: str, codes: set[int], error: BaseException
                ) -> tuple[str | None, list[ForeignKey]]:
@@ -233,7 +238,7 @@ class Recovery:
             try:
                 self.run(key.add_sql())
             except Exception as error:
-                codes = error_codes(error, self._safe_warnings())
+                codes = failure_codes(error, self.warnings)
                 if not codes & CASCADE_CODES or key.on_delete.upper() != "CASCADE":
                     raise
                 self.run(ForeignKey(key.name, key.table, key.columns, key.ref_schema,

@@ -11,7 +11,6 @@ file is rendered by components/render/ (openstack.py, kolla.py); this module onl
 
 from __future__ import annotations
 
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -27,6 +26,7 @@ from components.hosts import HostResources
 from components.openstack.images import ImageCache
 from components.render.control_plane import render_bootstrap, secret_files
 from components.render.kolla import (
+    BOOTSTRAP_COMMAND,
     BOOTSTRAP_SCRIPT,
     KOLLA_ENV,
     fernet_source,
@@ -39,7 +39,7 @@ from components.render.openstack import (
     container_command,
     fernet_key,
     file_dests,
-    placeholders,
+    render_healthcheck,
     render_service_files,
 )
 from components.wiring import GATE_INTERPRETER, container_labels, placement_args, upload
@@ -181,7 +181,7 @@ class OpenStackService(pulumi.ComponentResource):
         assert spec.bootstrap is not None
         secrets = secret_files(spec)
         script = render_bootstrap(a.settings, a.layout, a.service)
-        uploads = self._uploads(where, f"bash {kolla_source(BOOTSTRAP_SCRIPT)}",
+        uploads = self._uploads(where, BOOTSTRAP_COMMAND,
                                 spec.bootstrap.user, secrets)
         uploads.append(upload(kolla_source(BOOTSTRAP_SCRIPT), script, "0755"))
         hosts = a.hosts[where.host]
@@ -228,15 +228,14 @@ class OpenStackService(pulumi.ComponentResource):
         spec = a.service.service
         role = spec.containers[placed.role]
         hosts = a.hosts[placed.host]
-        values = placeholders(a.settings, a.layout, spec, placed, ServiceSecrets())
-        health = [string.Template(part).substitute(values) for part in role.healthcheck]
         return docker.Container(
             placed.name,
             image=a.images.kolla(a.settings, placed.host, role.image).image_id,
             envs=self._env(),
             uploads=self._uploads(placed, container_command(spec, placed), role.user, {}),
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", *health], interval=HEALTH_INTERVAL, timeout="10s", retries=3,
+                tests=render_healthcheck(a.settings, a.layout, spec, placed),
+                interval=HEALTH_INTERVAL, timeout="10s", retries=3,
                 start_period="30s"),
             wait=True, wait_timeout=a.settings.gates.timeout_seconds,
             memory=a.settings.openstack.memory_limit >> 20,

@@ -21,6 +21,7 @@ from config.catalog import FILE_MARKER, Service
 KOLLA_CONFIG_DIR = "/var/lib/kolla/config_files"
 KOLLA_ENV = {"KOLLA_CONFIG_STRATEGY": "COPY_ALWAYS"}
 BOOTSTRAP_SCRIPT = "openstack-ndb-bootstrap.sh"
+BOOTSTRAP_COMMAND = f"bash {KOLLA_CONFIG_DIR}/{BOOTSTRAP_SCRIPT}"  # the one-shot's command
 
 
 def kolla_source(name: str) -> str:

@@ -165,38 +165,46 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
     main = next((n for n, f in service.config_files.items() if f.sections is not None), None)
     for name, file in service.config_files.items():
         out[name] = render_config_file(file, values, standard if name == main else None)
-    container = _wsgi_container(service, where)
-    if container is not None:
-        out[uwsgi_name(where)] = render_uwsgi_ini(container, values)
+    uwsgi = _uwsgi(service, where)
+    if uwsgi is not None:
+        name, container = uwsgi
+        out[name] = render_uwsgi_ini(container, values)
     return out
 
 
-def _wsgi_container(service: Service, where: Placed) -> Container | None:
+def _uwsgi(service: Service, where: Placed) -> tuple[str, Container] | None:
+    """(the uWSGI ini's file name, the container) when `where` serves a WSGI module."""
     if not isinstance(where, ServiceContainer):
         return None
     spec = service.containers[where.role]
-    return spec if spec.wsgi is not None else None
-
-
-def uwsgi_name(where: Placed) -> str:
-    return f"uwsgi-{where.role}.ini" if isinstance(where, ServiceContainer) else ""
+    return (f"uwsgi-{where.role}.ini", spec) if spec.wsgi is not None else None
 
 
 def file_dests(service: Service, where: Placed) -> dict[str, str]:
     """File name -> where kolla_start puts it, for every file of one container."""
     out = {name: f.dest for name, f in service.config_files.items()}
-    if _wsgi_container(service, where) is not None:
-        out[uwsgi_name(where)] = config_dir(service) + "/" + uwsgi_name(where)
+    uwsgi = _uwsgi(service, where)
+    if uwsgi is not None:
+        out[uwsgi[0]] = f"{config_dir(service)}/{uwsgi[0]}"
     return out
 
 
-def container_command(service: Service, where: Placed) -> str:
+def container_command(service: Service, where: ServiceContainer) -> str:
     """What kolla_start runs: the catalog's command, or uWSGI with the rendered ini."""
-    spec = service.containers[where.role] if isinstance(where, ServiceContainer) else None
-    if spec is not None and spec.command is None:
-        return f"uwsgi --ini {file_dests(service, where)[uwsgi_name(where)]}"
-    assert spec is not None and spec.command is not None
-    return spec.command
+    uwsgi = _uwsgi(service, where)
+    if uwsgi is not None:
+        return f"uwsgi --ini {config_dir(service)}/{uwsgi[0]}"
+    command = service.containers[where.role].command
+    assert command is not None  # the catalog gives a command or a wsgi module
+    return command
+
+
+def render_healthcheck(settings: Settings, layout: ControlPlaneLayout, service: Service,
+                       where: ServiceContainer) -> list[str]:
+    """The container's Docker health check: the catalog's Kolla script, at its address."""
+    values = placeholders(settings, layout, service, where, ServiceSecrets())
+    spec = service.containers[where.role]
+    return ["CMD", *(string.Template(part).substitute(values) for part in spec.healthcheck)]
 
 
 def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:

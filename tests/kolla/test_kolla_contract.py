@@ -24,8 +24,8 @@ import pytest
 
 from components.render.control_plane import container_paths, render_bootstrap, secret_files
 from components.render.kolla import (
+    BOOTSTRAP_COMMAND,
     BOOTSTRAP_SCRIPT,
-    KOLLA_CONFIG_DIR,
     fernet_source,
     render_config_json,
 )
@@ -37,7 +37,8 @@ from components.render.openstack import (
 )
 from config import build_topology
 from config.catalog import load_catalog
-from config.openstack_layout import Placed, ServiceLayout, build_layout
+from config.openstack_layout import Placed, ServiceContainer, ServiceLayout, build_layout
+from testbed.pytest_support import unavailable
 from tests.stacks import settings_for
 
 VERSION = "23.0.0"
@@ -80,10 +81,7 @@ def kolla_docker() -> Path:
     cache = Path(os.environ.get("OPENSTACK_NDB_CACHE") or Path.home() / ".cache/openstack-ndb")
     docker = cache / f"kolla-{VERSION}" / "kolla" / "docker"
     if not (docker / "base" / "set_configs.py").is_file():
-        reason = f"no Kolla sources at {docker}; run tests/kolla/provision_kolla.sh"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: {reason}", pytrace=False)
-        pytest.skip(reason)
+        unavailable(f"no Kolla sources at {docker}; run tests/kolla/provision_kolla.sh")
     return docker
 
 
@@ -116,17 +114,17 @@ def _uploads(service: ServiceLayout, where: Placed, workdir: Path) -> tuple[Path
     spec = service.service
     files = render_service_files(settings, build_topology(settings), layout, spec,
                                  where=where, secrets=SECRETS)
-    is_bootstrap = where == service.bootstrap
-    secrets = secret_files(spec) if is_bootstrap else {}
-    if is_bootstrap:
+    secrets: dict[str, str] = {}
+    if isinstance(where, ServiceContainer):
+        command = container_command(spec, where)
+        user = spec.containers[where.role].user
+    else:  # the bootstrap container
         assert spec.bootstrap is not None
-        command = f"bash {KOLLA_CONFIG_DIR}/{BOOTSTRAP_SCRIPT}"
+        secrets = secret_files(spec)
+        command = BOOTSTRAP_COMMAND
         user = spec.bootstrap.user
         files[BOOTSTRAP_SCRIPT] = render_bootstrap(settings, layout, service,
                                                    container_paths(service))
-    else:
-        command = container_command(spec, where)
-        user = spec.containers[where.role].user  # type: ignore[attr-defined]
     directory = workdir / where.name
     directory.mkdir(parents=True)
     for name, text in files.items():
@@ -144,10 +142,7 @@ def _uploads(service: ServiceLayout, where: Placed, workdir: Path) -> tuple[Path
 def test_set_configs_places_every_file(name: str, tmp_path: Path) -> None:
     docker = kolla_docker()
     if os.geteuid() != 0 or shutil.which("unshare") is None:
-        reason = "needs root and unshare (a private mount namespace)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: {reason}", pytrace=False)
-        pytest.skip(reason)
+        unavailable("needs root and unshare (a private mount namespace)")
     layout = build_layout(settings_for("dev"))
     service = layout.service(name)
     for where in _containers(service):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -12,16 +10,8 @@ import pytest
 from components.render.artifacts import all_scripts, render_cluster
 from components.render.haproxy import render_haproxy_cfg
 from config import build_topology
+from testbed.pytest_support import require_tool
 from tests.stacks import STACKS, settings_for
-
-
-def require_tool(name: str) -> str:
-    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{name} is required in CI (.ci/run installs it)")
-        pytest.skip(f"{name} not installed")
-    return path
 
 
 @pytest.mark.parametrize("stack", STACKS)

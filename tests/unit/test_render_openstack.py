@@ -29,8 +29,8 @@ from config import build_topology
 from config.catalog import Catalog, load_catalog
 from config.openstack_layout import build_layout, offsets_needed
 from config.sizing import known_services
+from testbed.pytest_support import require_tool
 from tests.stacks import STACKS, settings_for
-from tests.unit.test_render_haproxy_and_scripts import require_tool
 
 SECRETS = ServiceSecrets(database_password="db/pw:@1", keystone_password="ks-pw",
                          rabbitmq_password="rb-pw", admin_password="admin-pw")
