@@ -18,14 +18,14 @@ from typing import Any
 BLOB_PART_ATTRIBUTES = 4  # PK, DIST, PART, DATA of an NDB$BLOB_ table
 
 
-def _rows(conn: Any, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+def query_rows(conn: Any, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with conn.cursor() as cur:
         cur.execute(sql, tuple(args) or None)
         return list(cur.fetchall())
 
 
 def dictionary_objects(conn: Any) -> Counter[str]:
-    rows = _rows(conn, "SELECT t.type_name, COUNT(*) FROM ndbinfo.dict_obj_info i "
+    rows = query_rows(conn, "SELECT t.type_name, COUNT(*) FROM ndbinfo.dict_obj_info i "
                        "JOIN ndbinfo.dict_obj_types t ON t.type_id = i.type "
                        "GROUP BY t.type_name")
     counts: Counter[str] = Counter({str(name): int(n) for name, n in rows})
@@ -38,11 +38,11 @@ def dictionary_objects(conn: Any) -> Counter[str]:
 
 def attributes(conn: Any, schemas: Sequence[str]) -> int:
     marks = ", ".join(["%s"] * len(schemas))
-    columns = _rows(conn, "SELECT COUNT(*), SUM(DATA_TYPE IN ('tinytext','text','mediumtext',"
+    columns = query_rows(conn, "SELECT COUNT(*), SUM(DATA_TYPE IN ('tinytext','text','mediumtext',"
                           "'longtext','tinyblob','blob','mediumblob','longblob','json')) "
                           f"FROM information_schema.COLUMNS WHERE TABLE_SCHEMA IN ({marks})",
                     schemas)[0]
-    index_columns = _rows(conn, "SELECT COUNT(*) FROM information_schema.STATISTICS "
+    index_columns = query_rows(conn, "SELECT COUNT(*) FROM information_schema.STATISTICS "
                                 f"WHERE TABLE_SCHEMA IN ({marks})", schemas)[0][0]
     return int(columns[0] or 0) + int(index_columns or 0) + BLOB_PART_ATTRIBUTES * int(
         columns[1] or 0)
@@ -51,7 +51,7 @@ def attributes(conn: Any, schemas: Sequence[str]) -> int:
 def engines(conn: Any, schemas: Sequence[str]) -> dict[str, str]:
     """table -> engine, for every base table of the schemas."""
     marks = ", ".join(["%s"] * len(schemas))
-    rows = _rows(conn, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME), ENGINE "
+    rows = query_rows(conn, "SELECT CONCAT(TABLE_SCHEMA, '.', TABLE_NAME), ENGINE "
                        f"FROM information_schema.TABLES WHERE TABLE_SCHEMA IN ({marks}) "
                        "AND TABLE_TYPE = 'BASE TABLE'", schemas)
     return {str(t): str(e) for t, e in rows}

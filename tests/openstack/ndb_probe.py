@@ -30,12 +30,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.database import AdminEndpoint, quote_identifier
+from components.database import quote_identifier
 from components.render.ndb import SERVICE_SQL_MODE
 from ndb_fit import Finding, analyze
 from ndb_fit import analyzer as fit
-from tests.openstack.migrations import MigrationResult, migrate, prepare
-from tests.openstack.services import SERVICES, Target
+from tests.openstack.census import query_rows
+from tests.openstack.services import SERVICES
+from tests.openstack.shipped import migrate_as_shipped
 
 # The SQL nodes' own mode (components/render/ndb.py) plus NO_ENGINE_SUBSTITUTION.
 PROBE_SQL_MODE = f"{SERVICE_SQL_MODE},NO_ENGINE_SUBSTITUTION"
@@ -125,10 +126,10 @@ def shape(conn: Any, schema: str, table: str) -> dict[str, str]:
     """Element -> its definition, from information_schema: columns, indexes (with prefixes),
     foreign keys, check constraints, the table's collation. Equal shapes = same table."""
     out: dict[str, str] = {}
-    (collation,) = _rows(conn, "SELECT TABLE_COLLATION FROM information_schema.TABLES "
+    (collation,) = query_rows(conn, "SELECT TABLE_COLLATION FROM information_schema.TABLES "
                                "WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s", (schema, table))[0]
     out["table"] = f"COLLATE {collation}"
-    for name, ctype, nullable, default, collation, extra, expr in _rows(
+    for name, ctype, nullable, default, collation, extra, expr in query_rows(
         conn,
         "SELECT COLUMN_NAME, COLUMN_TYPE, IS_NULLABLE, COLUMN_DEFAULT, COLLATION_NAME, EXTRA, "
         "GENERATION_EXPRESSION FROM information_schema.COLUMNS "
@@ -147,7 +148,7 @@ def shape(conn: Any, schema: str, table: str) -> dict[str, str]:
         out[f"column {name}"] = " ".join(parts)
     indexes: dict[str, list[str]] = {}
     heads: dict[str, str] = {}
-    for name, non_unique, column, sub_part, order, expr, visible, itype in _rows(
+    for name, non_unique, column, sub_part, order, expr, visible, itype in query_rows(
         conn,
         "SELECT INDEX_NAME, NON_UNIQUE, COLUMN_NAME, SUB_PART, COLLATION, EXPRESSION, "
         "IS_VISIBLE, INDEX_TYPE FROM information_schema.STATISTICS "
@@ -164,7 +165,7 @@ def shape(conn: Any, schema: str, table: str) -> dict[str, str]:
         heads[str(name)] = f"{kind} {itype}" + ("" if visible == "YES" else " INVISIBLE")
     for name, parts in indexes.items():
         out[f"index {name}"] = f"{heads[name]} ({', '.join(parts)})"
-    for name, cols, ref_schema, ref_table, ref_cols, update, delete in _rows(
+    for name, cols, ref_schema, ref_table, ref_cols, update, delete in query_rows(
         conn,
         "SELECT rc.CONSTRAINT_NAME, "
         "GROUP_CONCAT(k.COLUMN_NAME ORDER BY k.ORDINAL_POSITION), "
@@ -181,7 +182,7 @@ def shape(conn: Any, schema: str, table: str) -> dict[str, str]:
         where = "" if ref_schema == schema else f"{ref_schema}."
         out[f"foreign key {name}"] = (f"({cols}) -> {where}{ref_table} ({ref_cols}) "
                                       f"ON UPDATE {update} ON DELETE {delete}")
-    for name, clause in _rows(
+    for name, clause in query_rows(
         conn,
         "SELECT cc.CONSTRAINT_NAME, cc.CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS cc "
         "JOIN information_schema.TABLE_CONSTRAINTS tc ON tc.CONSTRAINT_SCHEMA = "
@@ -249,17 +250,13 @@ class Shipped:
 def capture(server: Any, names: Sequence[str], workdir: Path) -> Shipped:
     """Each service's own migrations on ``server`` (plain MySQL, InnoDB), then every table's
     definition and ndb_fit's findings. A migration that fails is recorded, not raised."""
-    admin = AdminEndpoint(server.host, server.port, server.user, server.password)
     shipped = Shipped()
     for name in names:
-        service = SERVICES[name]
-        target = Target(server.host, server.port, name, f"{name}-pw")
-        prepare(admin, service, target)
-        result: MigrationResult = migrate(service, target, workdir, adapt=False)
+        result, schemas = migrate_as_shipped(server, name, workdir)
         shipped.migrations[name] = result.failure.summary() if result.failure else None
         conn = server.connect()
         try:
-            shipped.tables += tables_of(conn, name, [target.db(d) for d in service.databases])
+            shipped.tables += tables_of(conn, name, schemas)
         finally:
             conn.close()
     return shipped
@@ -286,15 +283,15 @@ def tables_of(conn: Any, label: str, schemas: Sequence[str]) -> list[ShippedTabl
     (for the default target, ndbcluster)."""
     findings = analyze(conn, schemas)
     out: list[ShippedTable] = []
-    for schema, table in _rows(
+    for schema, table in query_rows(
         conn, "SELECT TABLE_SCHEMA, TABLE_NAME FROM information_schema.TABLES WHERE "
         f"TABLE_SCHEMA IN ({', '.join(['%s'] * len(schemas))}) AND TABLE_TYPE = "
         "'BASE TABLE' ORDER BY TABLE_SCHEMA, TABLE_NAME", schemas,
     ):
         db, name = str(schema), str(table)
-        create = str(_rows(conn, f"SHOW CREATE TABLE {quote_identifier(db)}."
+        create = str(query_rows(conn, f"SHOW CREATE TABLE {quote_identifier(db)}."
                                  f"{quote_identifier(name)}")[0][1])
-        parents = tuple(sorted({str(r[0]) for r in _rows(
+        parents = tuple(sorted({str(r[0]) for r in query_rows(
             conn, "SELECT DISTINCT REFERENCED_TABLE_NAME FROM information_schema."
             "REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = %s AND TABLE_NAME = %s",
             (db, name))} - {name}))
@@ -372,7 +369,7 @@ def create_on_ndb(conn: Any, table: ShippedTable) -> Outcome:
         seconds = time.monotonic() - start
         cur.execute("SHOW WARNINGS")
         warnings = list(cur.fetchall())
-    engine = str(_rows(conn, "SELECT ENGINE FROM information_schema.TABLES WHERE "
+    engine = str(query_rows(conn, "SELECT ENGINE FROM information_schema.TABLES WHERE "
                              "TABLE_SCHEMA = %s AND TABLE_NAME = %s",
                        (table.schema, table.table))[0][0])
     changes = shape_changes(table.shape, shape(conn, table.schema, table.table))
@@ -528,12 +525,6 @@ def summary(tables: Sequence[ShippedTable], outcomes: dict[str, Outcome]
         row["fit_changed"] += verdict(t.findings) == CHANGED
         row["agree"] += disagreement(t, outcome) is None
     return out
-
-
-def _rows(conn: Any, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-    with conn.cursor() as cur:
-        cur.execute(sql, tuple(args) or None)
-        return list(cur.fetchall())
 
 
 def capture_hand_built(server: Any) -> list[ShippedTable]:

@@ -12,15 +12,15 @@ adaptation on, run by bash with the service's PyPI venv first on PATH.
 from __future__ import annotations
 
 import base64
+import json
 import os
-import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from components.database import AdminEndpoint, ServiceAccount, create_or_adopt
 from components.render.control_plane import render_bootstrap, secret_files
@@ -34,8 +34,10 @@ from components.render.openstack import (
 from config import Settings, build_topology
 from config.openstack_layout import ControlPlaneLayout, build_layout
 from testbed.cluster import TestCluster
+from testbed.pytest_support import require_tool
 from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env
 from tests.openstack.services import SERVICES
+from tests.ports import free_port, wait_for_port
 
 
 def secrets_for(name: str) -> ServiceSecrets:
@@ -129,6 +131,41 @@ class RenderedServices:
         account = ServiceAccount(spec.db_user, "%", secrets_for(name).database_password)
         create_or_adopt(admin, account, list(spec.databases))
 
+    def migrate(self, name: str, admin: AdminEndpoint) -> Run:
+        """Databases and account, then the rendered bootstrap: what a deployment does before
+        the service's containers start. Idempotent, like the deployment's re-runs."""
+        self.prepare(name, admin)
+        return self.bootstrap(name, self.render(name))
+
+    @contextmanager
+    def serve(self, name: str, container: str) -> Iterator[str]:
+        """The container's rendered files under uWSGI (its `wsgi` module, the rendered ini);
+        yields the base URL."""
+        files = self.render(name, container).files
+        main = files[f"{name}.conf"]
+        # In the container the app finds its config in /etc/<service>; here it is told where.
+        where = {"keystone": {"OS_KEYSTONE_CONFIG_FILES": str(main)},
+                 "placement": {"OS_PLACEMENT_CONFIG_DIR": str(main.parent)}}[name]
+        env = {**service_env(adapt=True), **where}
+        ini = next(path for file, path in files.items() if file.startswith("uwsgi-"))
+        with uwsgi_serving(SERVICES[name].venv(), ini, env) as url:
+            yield url
+
+    def keystone_client(self, command: str, url: str, *args: str) -> dict[str, Any]:
+        """tests/openstack/keystone_client.py in keystone's venv, as the stack's admin."""
+        admin = self.settings.openstack
+        password = self.workdir / "admin-password"
+        password.write_text(secrets_for("keystone").admin_password)
+        done = subprocess.run(
+            [str(SERVICES["keystone"].venv() / "bin" / "python"),
+             str(Path(__file__).with_name("keystone_client.py")), command, f"{url}/v3",
+             admin.admin_user, admin.admin_project, str(password), *args],
+            env=service_env(adapt=True), capture_output=True, text=True, timeout=300,
+            check=False)
+        assert done.returncode == 0, done.stderr[-4000:]
+        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+        return result
+
     def bootstrap(self, name: str, rendered: Rendered) -> Run:
         venv = SERVICES[name].venv()
         env = service_env(adapt=True)
@@ -142,31 +179,17 @@ class RenderedServices:
         return Run(done.returncode, output, time.monotonic() - start)
 
 
-def _free_port(host: str) -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def memcached(host: str) -> Iterator[str]:
     """A real memcached (Debian's) on host, stopped afterwards; yields host:port."""
-    binary = shutil.which("memcached", path=f"{os.environ.get('PATH', '')}:/usr/bin")
-    if binary is None:
-        raise FileNotFoundError("memcached is not installed (.ci/run installs it)")
-    port = _free_port(host)
-    argv = [binary, "-l", host, "-p", str(port), "-U", "0", "-m", "64"]
+    port = free_port(host)
+    argv = [require_tool("memcached"), "-l", host, "-p", str(port), "-U", "0", "-m", "64"]
     if os.geteuid() == 0:
         argv += ["-u", "nobody"]
     proc = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                break
-            except OSError:
-                time.sleep(0.1)
+        wait_for_port(host, port, timeout=10, what="memcached",
+                      alive=lambda: proc.poll() is None)
         yield f"{host}:{port}"
     finally:
         proc.terminate()
@@ -178,7 +201,7 @@ def uwsgi_serving(venv: Path, ini: Path, env: dict[str, str], host: str = "127.0
                   ) -> Iterator[str]:
     """uWSGI (from the service's venv) serving the rendered ini, its http-socket moved to a
     free local port; yields the base URL. The ini is otherwise the container's."""
-    port = _free_port(host)
+    port = free_port(host)
     lines = [f"http-socket = {host}:{port}" if line.startswith("http-socket = ") else line
              for line in ini.read_text().splitlines()]
     local = ini.with_name(f"local-{ini.name}")
@@ -188,16 +211,9 @@ def uwsgi_serving(venv: Path, ini: Path, env: dict[str, str], host: str = "127.0
         proc = subprocess.Popen([str(venv / "bin" / "uwsgi"), "--ini", str(local)], env=env,
                                 stdout=out, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                socket.create_connection((host, port), timeout=1).close()
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"uWSGI did not serve {local}:\n"
-                                       f"{log.read_text()[-3000:]}") from None
-                time.sleep(0.5)
+        wait_for_port(host, port, timeout=120, what=f"uWSGI with {local}",
+                      alive=lambda: proc.poll() is None,
+                      details=lambda: log.read_text()[-3000:])
         yield f"http://{host}:{port}"
     finally:
         proc.terminate()  # die-on-term in the rendered ini: SIGTERM stops master and workers

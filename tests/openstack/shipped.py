@@ -17,23 +17,31 @@ from pathlib import Path
 from components.database import AdminEndpoint
 from ndb_fit import analyze
 from tests.openstack.census import engines
-from tests.openstack.migrations import migrate, prepare
+from tests.openstack.migrations import MigrationResult, migrate, prepare
 from tests.openstack.services import SERVICES, Target
-from tests.real.mysql_server import mysql_server
+from tests.real.mysql_server import MysqlServer, mysql_server
+
+
+def migrate_as_shipped(server: MysqlServer, name: str, workdir: Path
+                       ) -> tuple[MigrationResult, list[str]]:
+    """The service's own migrations, unadapted, on a plain MySQL server (InnoDB): the result
+    and the service's schemas there."""
+    service = SERVICES[name]
+    target = Target(server.host, server.port, name, f"{name}-pw")
+    admin = AdminEndpoint(server.host, server.port, server.user, server.password)
+    prepare(admin, service, target)
+    result = migrate(service, target, workdir, adapt=False)
+    return result, [target.db(d) for d in service.databases]
 
 
 def main() -> int:
     names = sys.argv[1:] or list(SERVICES)
     workdir = Path(tempfile.mkdtemp(prefix="osndb-shipped-"))
     with mysql_server() as server:
-        admin = AdminEndpoint(server.host, server.port, server.user, server.password)
         for name in names:
             service = SERVICES[name]
-            target = Target(server.host, server.port, name, f"{name}-pw")
-            prepare(admin, service, target)
-            result = migrate(service, target, workdir, adapt=False)
+            result, dbs = migrate_as_shipped(server, name, workdir)
             conn = server.connect()
-            dbs = [target.db(d) for d in service.databases]
             findings = analyze(conn, dbs)
             tables = engines(conn, dbs)
             conn.close()

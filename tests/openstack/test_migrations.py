@@ -39,7 +39,7 @@ from tests.openstack.cluster import (
 )
 from tests.openstack.heads import at_head, current_heads, expected_heads
 from tests.openstack.migrations import MigrationResult, drop, migrate, prepare, service_env
-from tests.openstack.rendered import RenderedServices, memcached, secrets_for, uwsgi_serving
+from tests.openstack.rendered import RenderedServices, memcached, secrets_for
 from tests.openstack.services import SERVICES, Target
 
 # Measured without the adaptation on the sized dev cluster (docs/ndb-compatibility.md,
@@ -85,9 +85,7 @@ def test_service_reaches_head_on_ndb_from_its_rendered_config(
     """(b): the bootstrap the program renders for the dev stack - its config files and the
     catalog's lines, NDB adaptation on - through the test bed's SQL endpoint."""
     service = SERVICES[name]
-    rendered.prepare(name, admin_endpoint(cluster))
-    files = rendered.render(name)
-    run = rendered.bootstrap(name, files)
+    run = rendered.migrate(name, admin_endpoint(cluster))
     assert run.returncode == 0, f"{name}: bootstrap failed:\n{run.output[-4000:]}"
     assert "[ndb_adapt]" in run.output or name in ("glance", "placement", "cinder")
     conn: Any = connect(cluster)
@@ -115,30 +113,12 @@ def test_keystone_issues_a_token_from_its_rendered_config(
     uWSGI ini naming its WSGI module), served by real uWSGI after its rendered bootstrap
     (db_sync, then bootstrap of the admin): a token for the admin, whose user both SQL nodes
     see, and the service account logs in on both."""
-    import json
-    import subprocess
-
     if not _has_admin(cluster):  # keystone's bootstrap ran in the test above, or runs now
-        rendered.prepare("keystone", admin_endpoint(cluster))
-        run = rendered.bootstrap("keystone", rendered.render("keystone"))
+        run = rendered.migrate("keystone", admin_endpoint(cluster))
         assert run.returncode == 0, run.output[-4000:]
-    api = rendered.render("keystone", "keystone-api-1")
     settings = rendered.settings
-    password_file = api.root / "admin-password"
-    password_file.write_text(secrets_for("keystone").admin_password)
-    venv = SERVICES["keystone"].venv()
-    # The container's command: uWSGI with the rendered ini (catalog `wsgi`); keystone finds
-    # its config in /etc/keystone there, in the temp dir here.
-    env = {**service_env(adapt=True), "OS_KEYSTONE_CONFIG_FILES": str(api.files["keystone.conf"])}
-    with uwsgi_serving(venv, api.files["uwsgi-api.ini"], env) as base_url:
-        done = subprocess.run(
-            [str(venv / "bin" / "python"), str(Path(__file__).with_name("keystone_token.py")),
-             f"{base_url}/v3", settings.openstack.admin_user, settings.openstack.admin_project,
-             str(password_file)],
-            env=service_env(adapt=True), capture_output=True, text=True, timeout=300,
-            check=False)
-    assert done.returncode == 0, done.stderr[-4000:]
-    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    with rendered.serve("keystone", "keystone-api-1") as base_url:
+        seen = rendered.keystone_client("token", base_url)
     assert seen["token"] and seen["user_id"] and seen["project_id"]
     assert "identity" in seen["services"]  # the endpoints keystone-manage bootstrap made
     assert settings.openstack.admin_user in seen["users"]
@@ -166,27 +146,14 @@ def test_placement_checks_tokens_with_keystone(
     """Placement's rendered api-container files under real uWSGI, in front of keystone (also
     rendered, also uWSGI): its [keystone_authtoken] - its own service user, memcached - turns
     away a request without a token and serves one with the admin's token, from NDB."""
-    import json
-    import subprocess
-
     admin = admin_endpoint(cluster)
     for name in ("keystone", "placement"):  # idempotent: both may have run above already
-        rendered.prepare(name, admin)
-        run = rendered.bootstrap(name, rendered.render(name))
+        run = rendered.migrate(name, admin)
         assert run.returncode == 0, run.output[-4000:]
-    keystone_venv, placement_venv = SERVICES["keystone"].venv(), SERVICES["placement"].venv()
-    keystone = rendered.render("keystone", "keystone-api-1")
-    secrets = rendered.settings.openstack
-    admin_pw = keystone.root / "admin-password"
-    admin_pw.write_text(secrets_for("keystone").admin_password)
-    service_pw = keystone.root / "placement-password"
+    service_pw = rendered.workdir / "placement-password"
     service_pw.write_text(secrets_for("placement").keystone_password)
-    env = {**service_env(adapt=True),
-           "OS_KEYSTONE_CONFIG_FILES": str(keystone.files["keystone.conf"])}
-    with (uwsgi_serving(keystone_venv, keystone.files["uwsgi-api.ini"], env) as keystone_url,
+    with (rendered.serve("keystone", "keystone-api-1") as keystone_url,
           rendered.serving_urls()):
-        python = str(keystone_venv / "bin" / "python")
-        here = Path(__file__).parent
         # The rendered files reach keystone through the API HAProxy, and keystone's catalog
         # (which keystonemiddleware follows to validate tokens) says so too: here keystone is
         # at keystone_url, so its bootstrap runs again with that address, like the others.
@@ -195,24 +162,9 @@ def test_placement_checks_tokens_with_keystone(
                          f"{layout.public_url('keystone', 'public')}/v3": f"{keystone_url}/v3"}
         again = rendered.bootstrap("keystone", rendered.render("keystone"))
         assert again.returncode == 0, again.output[-3000:]
-        registered = subprocess.run(
-            [python, str(here / "keystone_register.py"), f"{keystone_url}/v3",
-             secrets.admin_user, secrets.admin_project, str(admin_pw), "placement",
-             str(service_pw)], env=service_env(adapt=True), capture_output=True, text=True,
-            timeout=120, check=False)
-        assert registered.returncode == 0, registered.stderr[-3000:]
-        placement = rendered.render("placement", "placement-api-1")
-        placement_env = {**service_env(adapt=True), "OS_PLACEMENT_CONFIG_DIR":
-                         str(placement.files["placement.conf"].parent)}
-        with uwsgi_serving(placement_venv, placement.files["uwsgi-api.ini"],
-                           placement_env) as placement_url:
-            probe = subprocess.run(
-                [python, str(here / "keystone_token.py"), f"{keystone_url}/v3",
-                 secrets.admin_user, secrets.admin_project, str(admin_pw), placement_url],
-                env=service_env(adapt=True), capture_output=True, text=True, timeout=120,
-                check=False)
-    assert probe.returncode == 0, probe.stderr[-3000:]
-    seen = json.loads(probe.stdout.strip().splitlines()[-1])
+        rendered.keystone_client("register", keystone_url, "placement", str(service_pw))
+        with rendered.serve("placement", "placement-api-1") as placement_url:
+            seen = rendered.keystone_client("token", keystone_url, placement_url)
     assert seen["service"] == {"without_token": 401, "with_token": 200,
                                "resource_providers": []}
 
@@ -258,7 +210,6 @@ def test_runtime_rules_on_ndb(cluster: TestCluster) -> None:
     import subprocess
 
     from components.database import admin_connection, drop_databases
-    from tests.openstack.migrations import service_env
 
     admin = admin_endpoint(cluster)
     with admin_connection(admin) as conn, conn.cursor() as cur:

@@ -19,7 +19,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -33,6 +32,7 @@ import pymysql
 
 from testbed.cluster import Testbed
 from testbed.pytest_support import require_testbed
+from tests.ports import free_port
 
 START_TIMEOUT_S = 90.0  # --initialize plus first start; seconds on this machine, not minutes
 STOP_TIMEOUT_S = 30.0
@@ -82,12 +82,6 @@ class MysqlServer:
             "admin_user": self.user,
             "admin_password": self.password,
         }
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @contextmanager

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -23,23 +22,10 @@ import pytest
 from components.render.infra import render_rabbitmq_conf
 from components.render.openstack import transport_url
 from config.openstack_layout import RABBITMQ_PORT, build_layout
+from testbed.pytest_support import require_tool, unavailable
 from tests.openstack.services import SERVICES
+from tests.ports import free_port, port_open, wait_for_port
 from tests.stacks import settings_for
-
-
-def _require(path: str | None, what: str) -> str:
-    if path is None:
-        reason = f"{what} is not installed (.ci/run installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"CI=true: {reason}", pytrace=False)
-        pytest.skip(reason)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -56,12 +42,12 @@ def rabbit_dir() -> Iterator[Path]:
 
 def test_rendered_rabbitmq_conf_lets_the_services_log_in(rabbit_dir: Path) -> None:
     tmp_path = rabbit_dir
-    server = _require(shutil.which("rabbitmq-server", path="/usr/sbin:/usr/bin"),
-                      "rabbitmq-server")
+    server = require_tool("rabbitmq-server")
     python = SERVICES["nova"].venv() / "bin" / "python"
-    _require(str(python) if python.is_file() else None, "nova's venv (kombu)")
+    if not python.is_file():
+        unavailable("nova's venv (kombu) is missing; run make openstack-venvs")
     layout = build_layout(settings_for("dev"))
-    port, dist_port, epmd_port = _free_port(), _free_port(), _free_port()
+    port, dist_port, epmd_port = free_port(), free_port(), free_port()
     conf = render_rabbitmq_conf(layout, "rabbit-pw/1")
     local = f"127.0.0.1:{port}"
     conf = conf.replace(f"0.0.0.0:{RABBITMQ_PORT}", local)
@@ -81,11 +67,9 @@ def test_rendered_rabbitmq_conf_lets_the_services_log_in(rabbit_dir: Path) -> No
     proc = subprocess.Popen(["unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
                              server], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 90
-        while not _open(port):
-            assert proc.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "RabbitMQ did not listen in 90 s"
-            time.sleep(1)
+        wait_for_port("127.0.0.1", port, timeout=90, what="RabbitMQ",
+                      alive=lambda: proc.poll() is None,
+                      details=lambda: (tmp_path / "server.log").read_text()[-3000:])
         url = transport_url(layout, "rabbit-pw/1").replace(
             f"{layout.rabbitmq.address}:{RABBITMQ_PORT}", local)
         assert "rabbit-pw%2F1" in url  # quoted in the URL, plain in rabbitmq.conf
@@ -105,14 +89,6 @@ def test_rendered_rabbitmq_conf_lets_the_services_log_in(rabbit_dir: Path) -> No
         proc.wait(timeout=60)
         log.close()
     deadline = time.monotonic() + 30
-    while _open(port) and time.monotonic() < deadline:
+    while port_open("127.0.0.1", port) and time.monotonic() < deadline:
         time.sleep(0.5)
-    assert not _open(port), "RabbitMQ outlived its namespace"
-
-
-def _open(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        return True
-    except OSError:
-        return False
+    assert not port_open("127.0.0.1", port), "RabbitMQ outlived its namespace"

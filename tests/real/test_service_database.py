@@ -29,7 +29,8 @@ from components.database import (
     read_state,
     resource_options,
 )
-from tests.real.mysql_server import MysqlServer, free_port
+from tests.ports import free_port
+from tests.real.mysql_server import MysqlServer
 
 REPO = Path(__file__).resolve().parents[2]
 

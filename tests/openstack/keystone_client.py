@@ -1,0 +1,86 @@
+"""Talk to a running keystone as its bootstrap admin, in the keystone venv (keystoneauth1
+lives there). Prints one JSON object.
+
+    <keystone venv>/bin/python keystone_client.py token URL USER PROJECT PASSWORD_FILE [PLACEMENT]
+    <keystone venv>/bin/python keystone_client.py register URL USER PROJECT PASSWORD_FILE \\
+        NAME SERVICE_PASSWORD_FILE
+
+token: a project-scoped token, the catalog's service types and the user names it may list;
+with PLACEMENT (a placement API's URL), what it answers to GET /resource_providers without a
+token and with this one.
+register: a service's keystone user as the program makes it (components/openstack/service.py
+with pulumi-openstack: the user in the Default domain, admin on the `service` project), here
+through keystone's REST API.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def admin_session(url: str, user: str, project: str, password_file: str) -> tuple[Any, Any]:
+    from keystoneauth1 import session  # type: ignore[import-not-found]  # keystone venv only
+    from keystoneauth1.identity import v3  # type: ignore[import-not-found]
+
+    auth = v3.Password(auth_url=url, username=user, password=Path(password_file).read_text(),
+                       project_name=project, user_domain_id="default",
+                       project_domain_id="default")
+    return auth, session.Session(auth=auth)
+
+
+def token(url: str, auth: Any, sess: Any, placement: str | None) -> dict[str, Any]:
+    from keystoneauth1 import session
+
+    ref = auth.get_access(sess)
+    users = sess.get(f"{url}/users").json()["users"]
+    result: dict[str, Any] = {
+        "token": bool(sess.get_token()), "user_id": ref.user_id, "project_id": ref.project_id,
+        "services": sorted(s["type"] for s in ref.service_catalog.catalog),
+        "users": sorted(u["name"] for u in users),
+    }
+    if placement is not None:
+        path = f"{placement}/resource_providers"
+        anonymous = session.Session().get(path, authenticated=False, raise_exc=False)
+        answer = sess.get(path, raise_exc=False,
+                          headers={"OpenStack-API-Version": "placement 1.0"})
+        result["service"] = {
+            "without_token": anonymous.status_code, "with_token": answer.status_code,
+            "resource_providers": answer.json().get("resource_providers")
+            if answer.status_code == 200 else answer.text[:500],
+        }
+    return result
+
+
+def register(url: str, sess: Any, name: str, password_file: str) -> dict[str, Any]:
+    def one(path: str, key: str, body: dict[str, Any], **query: str) -> str:
+        found = sess.get(f"{url}/{path}", params=query).json()[path]
+        if found:
+            return str(found[0]["id"])
+        return str(sess.post(f"{url}/{path}", json={key: body}).json()[key]["id"])
+
+    project_id = one("projects", "project", {"name": "service", "domain_id": "default"},
+                     name="service")
+    user_id = one("users", "user", {"name": name, "domain_id": "default",
+                                    "password": Path(password_file).read_text(),
+                                    "default_project_id": project_id}, name=name)
+    role_id = sess.get(f"{url}/roles", params={"name": "admin"}).json()["roles"][0]["id"]
+    sess.put(f"{url}/projects/{project_id}/users/{user_id}/roles/{role_id}")
+    return {"user_id": user_id}
+
+
+def main() -> int:
+    command, url, user, project, password_file, *rest = sys.argv[1:]
+    auth, sess = admin_session(url, user, project, password_file)
+    if command == "token":
+        result = token(url, auth, sess, rest[0] if rest else None)
+    else:
+        result = register(url, sess, *rest)
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
