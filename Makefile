@@ -27,6 +27,7 @@ help:
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder from PyPI (cached)"
+	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    figures, not tests: the program under mocks; writes under a rolling restart"
 
