@@ -12,13 +12,12 @@ and replica r+1 is not touched until replica r is back. Every node group keeps o
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.hosts import HostResources, labels
+from components.containers import ContainerSpec, HostResources, Upload, container, volume
 from config.settings import Settings
 from config.topology import Node
 
@@ -27,21 +26,14 @@ GATE_INTERPRETER = ["/bin/bash", "-c"]
 
 def node_volume(name: str, settings: Settings, node: Node, hosts: HostResources,
                 parent: pulumi.Resource) -> docker.Volume:
-    protect = settings.volumes.protect
-    return docker.Volume(
-        name,
-        name=f"{node.container_name}-data",
-        labels=[docker.VolumeLabelArgs(label=k, value=v)
-                for k, v in labels(settings, f"{node.kind}-data").items()],
-        opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider, protect=protect,
-                                    retain_on_delete=protect),
-    )
+    return volume(settings, name, volume_name=f"{node.container_name}-data",
+                  role=f"{node.kind}-data", hosts=hosts, parent=parent)
 
 
 def node_container(
     name: str, settings: Settings, node: Node, hosts: HostResources, *,
     image: docker.RemoteImage, command_: Sequence[str], memory_limit: int,
-    uploads: Sequence[docker.ContainerUploadArgs] = (), envs: Sequence[str] = (),
+    uploads: Sequence[Upload] = (), envs: Sequence[str] = (),
     volume: docker.Volume | None = None, volume_path: str | None = None,
     stop_grace_seconds: int = 30,
     parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
@@ -49,46 +41,12 @@ def node_container(
     """One long-running node container on its host, at its topology address."""
     published = ({node.port: node.published_port}
                  if node.published_port is not None and node.port is not None else {})
-    return docker.Container(
-        name,
-        image=image.image_id,
-        command=list(command_),
-        envs=list(envs) or None,
-        uploads=list(uploads) or None,
-        volumes=[docker.ContainerVolumeArgs(volume_name=volume.name, container_path=volume_path)]
-        if volume is not None else None,
-        memory=memory_limit >> 20,  # pulumi-docker takes MB
-        restart="unless-stopped",
-        must_run=True,
-        destroy_grace_seconds=stop_grace_seconds,
-        labels=container_labels(settings, node.kind),
-        **placement_args(hosts, node.container_name, node.address, published),
-        opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,
-                                    delete_before_replace=True, depends_on=list(depends_on)),
-    )
-
-
-def container_labels(settings: Settings, role: str) -> list[docker.ContainerLabelArgs]:
-    return [docker.ContainerLabelArgs(label=k, value=v)
-            for k, v in labels(settings, role).items()]
-
-
-def placement_args(hosts: HostResources, container_name: str, address: str,
-                   published: dict[int, int]) -> dict[str, Any]:
-    """Name, network and published ports of a container at its layout address: its own
-    address on the bridge network, or its host's network with several hosts."""
-    network = hosts.network
-    bridge = network is not None
-    return {
-        "name": container_name,
-        "hostname": container_name if bridge else None,
-        "ports": [docker.ContainerPortArgs(internal=i, external=e,
-                                           ip=str(hosts.host.address or "127.0.0.1"))
-                  for i, e in published.items()] or None,
-        "networks_advanced": [docker.ContainerNetworksAdvancedArgs(
-            name=network.name, ipv4_address=address)] if network is not None else None,
-        "network_mode": None if bridge else "host",
-    }
+    return container(settings, ContainerSpec(
+        name=name, container_name=node.container_name, hosts=hosts, address=node.address,
+        role=node.kind, image=image, memory_limit=memory_limit, command=command_, envs=envs,
+        uploads=uploads, published=published, volume=volume, volume_path=volume_path,
+        stop_grace_seconds=stop_grace_seconds,
+    ), parent=parent, depends_on=depends_on)
 
 
 def gate(name: str, script: str, *, mgm_container: str, mgm_hosts: HostResources,
@@ -106,8 +64,3 @@ def gate(name: str, script: str, *, mgm_container: str, mgm_hosts: HostResources
         triggers=list(triggers),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=list(depends_on)),
     )
-
-
-def upload(path: str, content: pulumi.Input[str], permissions: str = "0644"
-           ) -> docker.ContainerUploadArgs:
-    return docker.ContainerUploadArgs(file=path, content=content, permissions=permissions)

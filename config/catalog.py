@@ -16,19 +16,15 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
 
+from config.addressing import SERVICE_BLOCK
+from config.placeholders import SECRET_PLACEHOLDERS, is_known
+from config.service_secrets import SECRET_FILES
+
 CATALOG = Path(__file__).with_name("catalog.yaml")
 Port = Annotated[int, Field(ge=1, le=65535)]
 # The bootstrap lines' file markers: {conf:<config file>} and {secret:<secret file>}.
 FILE_MARKER = re.compile(r"\{(conf|secret):([\w.-]+)\}")
-# What the renderer can fill in (components/render/openstack.py, `placeholders`).
-PLACEHOLDERS = frozenset({
-    "bind_host", "api_port", "keystone_internal_url", "keystone_public_url", "region",
-    "memcache_servers", "transport_url", "service_password", "public_host", "admin_user",
-    "admin_project", "domain_admin_password",
-})
-SECRET_FILES = frozenset({"admin-password"})
-# Secrets never enter a bootstrap line (the script is shown in previews): {secret:x} files only.
-SECRET_PLACEHOLDERS = frozenset({"service_password", "transport_url", "domain_admin_password"})
+IDENTITY_TYPE = "identity"  # the keystone catalog type of the service every other one uses
 
 
 class Entry(BaseModel):
@@ -96,8 +92,22 @@ class Bootstrap(Entry):
     commands: tuple[str, ...]
 
 
+class NdbSizing(Entry):
+    """What the service's migrations were measured to create in NDB's dictionary
+    (config/ndb_sizing.yaml says how; config/sizing.py turns it into config.ini limits)."""
+
+    version: str  # the PyPI release measured
+    tables: int = Field(ge=0)
+    ordered_indexes: int = Field(ge=0)
+    unique_hash_indexes: int = Field(ge=0)
+    foreign_keys: int = Field(ge=0)
+    triggers: int = Field(ge=0)
+    attributes: int = Field(ge=0)
+
+
 class Service(Entry):
     name: str = ""
+    slot: int = Field(ge=0)  # its block of bridge addresses (config/addressing.py); never reused
     description: str
     databases: tuple[str, ...]
     database: DatabaseRef | None = None
@@ -107,9 +117,10 @@ class Service(Entry):
     authtoken: bool = False
     messaging: bool = False
     cache: bool = False
-    placement_client: bool = False
-    nova_client: bool = False
-    neutron_client: bool = False
+    # Sections that hold the service's keystone credentials for calling another service
+    # ([placement], [neutron], ...), rendered from one credentials block.
+    clients: tuple[Annotated[str, Field(pattern=r"^[a-z_]+$")], ...] = ()
+    ndb_sizing: NdbSizing | None = None
     apis: dict[str, Api] = Field(default_factory=dict)
     containers: dict[str, Container]
     config_files: dict[str, ConfigFile] = Field(default_factory=dict)
@@ -142,29 +153,45 @@ class Service(Entry):
                      if c.api is not None and c.api not in self.apis]
         if self.databases and self.bootstrap is None:
             problems.append("a service with databases needs a bootstrap (its migrations)")
+        if self.databases and self.ndb_sizing is None:
+            problems.append("a service with databases needs ndbSizing (config/ndb_sizing.yaml "
+                            "says how to measure it)")
+        if len(self.containers) >= SERVICE_BLOCK:
+            problems.append(f"at most {SERVICE_BLOCK - 1} containers: a slot holds "
+                            f"{SERVICE_BLOCK} addresses, one of them the bootstrap's")
         return problems
 
     def _text_problems(self) -> list[str]:
         problems = []
-        for line in self.bootstrap.commands if self.bootstrap else ():
-            leaked = SECRET_PLACEHOLDERS & set(_fields(line))
+        # Secrets reach a container only as files (a secret INI option is written to the
+        # service's secret config file): never in a text that previews and logs show.
+        for what, text in self._shown_texts():
+            leaked = SECRET_PLACEHOLDERS & set(_fields(text))
             if leaked:
-                problems.append(f"bootstrap line uses secret fields {sorted(leaked)}")
+                problems.append(f"{what} uses secret fields {sorted(leaked)}: only INI "
+                                "options and {secret:...} files may hold secrets")
+        for line in self.bootstrap.commands if self.bootstrap else ():
             for kind, name in FILE_MARKER.findall(line):
                 known = self.config_files if kind == "conf" else SECRET_FILES
                 if name not in known:
                     problems.append(f"bootstrap line names unknown {kind} file {name!r}")
-        ports = {f"port_{a}" for a in self.apis}
+        apis = set(self.apis)
         problems += [f"unknown placeholder ${{{field}}}" for text in self._texts()
-                     for field in _fields(text) if field not in PLACEHOLDERS | ports]
+                     for field in _fields(text) if not is_known(field, apis)]
         return problems
 
+    def _shown_texts(self) -> list[tuple[str, str]]:
+        texts = [(f"containers.{n}.healthcheck", " ".join(c.healthcheck))
+                 for n, c in self.containers.items()]
+        texts += [("a bootstrap line", line)
+                  for line in (self.bootstrap.commands if self.bootstrap else ())]
+        texts += [(f"configFiles.{n}.template", f.template)
+                  for n, f in self.config_files.items() if f.template is not None]
+        return texts
+
     def _texts(self) -> list[str]:
-        texts = [" ".join(c.healthcheck) for c in self.containers.values()]
-        texts += list(self.bootstrap.commands if self.bootstrap else ())
+        texts = [text for _, text in self._shown_texts()]
         for file in self.config_files.values():
-            if file.template is not None:
-                texts.append(file.template)
             for options in (file.sections or {}).values():
                 texts += [str(v) for v in options.values()]
         return texts
@@ -180,12 +207,37 @@ class Catalog(BaseModel):
     services: dict[str, Service]
 
     @model_validator(mode="after")
-    def _dependencies_known(self) -> Catalog:
+    def _consistent(self) -> Catalog:
+        problems = []
         for name, service in self.services.items():
             unknown = [d for d in service.depends_on if d not in self.services]
             if unknown:
-                raise ValueError(f"{name}.dependsOn: unknown services {unknown}")
+                problems.append(f"{name}.dependsOn: unknown services {unknown}")
+        slots: dict[int, str] = {}
+        for name, service in self.services.items():
+            if service.slot in slots:
+                problems.append(f"{name}.slot: {service.slot} is {slots[service.slot]}'s; "
+                                "give the new entry the next free slot")
+            slots.setdefault(service.slot, name)
+        identity = [n for n, s in self.services.items()
+                    if s.keystone is not None and s.keystone.type == IDENTITY_TYPE]
+        if len(identity) != 1:
+            problems.append(f"exactly one service must register as {IDENTITY_TYPE!r} "
+                            f"(found {identity})")
+        else:
+            problems += [f"{name}.dependsOn: must list {identity[0]} (it authenticates there)"
+                         for name, s in self.services.items()
+                         if name != identity[0] and identity[0] not in s.depends_on
+                         and (s.keystone or s.authtoken or s.clients)]
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
+
+    @property
+    def identity(self) -> Service:
+        """The identity service (keystone), whose URL every other service is given."""
+        return next(s for s in self.services.values()
+                    if s.keystone is not None and s.keystone.type == IDENTITY_TYPE)
 
     def ordered(self, enabled: tuple[str, ...]) -> tuple[Service, ...]:
         """The enabled services, each after the services it depends on (catalog order)."""
@@ -205,8 +257,15 @@ class Catalog(BaseModel):
         return tuple(self.services[n] for n in done)
 
 
+def load_catalog(path: Path | None = None) -> Catalog:
+    """The catalog at `path` (default: CATALOG, read when called), validated once per path.
+
+    Raises pydantic.ValidationError naming the entry's key path."""
+    return _load(path or CATALOG)
+
+
 @cache
-def load_catalog(path: Path = CATALOG) -> Catalog:
+def _load(path: Path) -> Catalog:
     raw = yaml.safe_load(path.read_text())
     return Catalog.model_validate(
         {"services": {name: {**entry, "name": name} for name, entry in raw.items()}})

@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections import defaultdict
 
 from config import ndb_parameters, sizing
+from config.addressing import DATA_NODES, PortClaim, usable_offsets
 from config.openstack_checks import check_openstack, openstack_ports
 from config.openstack_layout import build_layout
 from config.problems import Problem, unknown_host
 from config.settings import MAX_NODES, Settings
 from config.topology import (
-    DATA_OFFSET,
     MAX_BRIDGE_SQL_NODES,
     Topology,
     bridge_offsets_needed,
@@ -36,9 +36,8 @@ def check_settings(settings: Settings) -> list[Problem]:
 
 
 def _check_dictionary_limits(settings: Settings) -> list[Problem]:
-    # Unknown service names are reported by config/openstack_checks.py.
-    if any(name not in sizing.known_services() for name in sizing.with_databases(settings)):
-        return []
+    # Unknown service names are reported by config/openstack_checks.py (with_databases
+    # leaves them out); every catalog entry with databases carries its ndbSizing.
     problems: list[Problem] = []
     explicit = {k.lower(): (k, v) for k, v in settings.data_nodes.parameters.items()}
     for name, needed in sizing.dictionary_limits(sizing.with_databases(settings)).items():
@@ -54,7 +53,7 @@ def _check_dictionary_limits(settings: Settings) -> list[Problem]:
                 f"dataNodes.parameters.{key}",
                 f"{value} is too small for the enabled services "
                 f"({', '.join(settings.openstack.services)}): they need {needed} "
-                "(measured per service in config/ndb_sizing.yaml, with headroom); "
+                "(each service's measured ndbSizing in config/catalog.yaml, with headroom); "
                 "raise it or leave it out",
             ))
     return problems
@@ -118,11 +117,11 @@ def _check_placement(settings: Settings) -> list[Problem]:
                                              "host's address: remove it"))
     else:
         subnet = settings.network.subnet
-        if subnet.num_addresses - 2 < bridge_offsets_needed(settings):
+        if usable_offsets(settings) < bridge_offsets_needed(settings):
             problems.append(Problem(
                 "network.subnet",
                 f"{subnet} is too small: data node {settings.data_nodes.count} takes offset "
-                f"{bridge_offsets_needed(settings)} (data nodes start at .{DATA_OFFSET}); "
+                f"{bridge_offsets_needed(settings)} (data nodes start at .{DATA_NODES.first}); "
                 "use a /24 or larger",
             ))
         if settings.sql_nodes.count > MAX_BRIDGE_SQL_NODES:
@@ -201,17 +200,16 @@ def _check_replica_spread(settings: Settings, topology: Topology) -> list[Proble
 
 
 def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
-    owner: dict[tuple[str, int], str] = {}
+    owner: dict[tuple[str, int], PortClaim] = {}
     problems = []
     # Only reached when check_settings found nothing, so the OpenStack keys are sound.
-    taken = published_ports(settings, topology) + openstack_ports(settings,
-                                                                  build_layout(settings))
-    for host, port, what in taken:
-        if (host, port) in owner:
+    taken = published_ports(topology) + openstack_ports(settings, build_layout(settings))
+    for claim in taken:
+        first = owner.setdefault((claim.host, claim.port), claim)
+        if first is not claim:
             problems.append(Problem(
-                what.split(" ")[0],
-                f"port {port} on host {host!r} is taken twice: by {owner[(host, port)]} and {what}",
+                claim.key,
+                f"port {claim.port} on host {claim.host!r} is taken twice: by {first} and "
+                f"{claim}",
             ))
-        else:
-            owner[(host, port)] = what
     return problems

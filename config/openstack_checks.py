@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from config.addressing import PortClaim, usable_offsets
 from config.catalog import load_catalog
 from config.openstack_layout import (
     MEMCACHED_PORT,
@@ -20,12 +21,13 @@ def check_openstack(settings: Settings) -> list[Problem]:
                        ("openstack.api.host", settings.openstack.api.host)):
         if named is not None and named not in known_hosts:
             problems.append(Problem(key, unknown_host(named, known_hosts)))
-    if not settings.multi_host and settings.openstack.services:
-        subnet = settings.network.subnet
-        if subnet.num_addresses - 2 < offsets_needed():
+    if not settings.multi_host and settings.openstack.services and not problems:
+        subnet, needed = settings.network.subnet, offsets_needed(settings)
+        if usable_offsets(settings) < needed:
             problems.append(Problem("network.subnet",
-                                    f"{subnet} is too small for the OpenStack containers "
-                                    f"(offsets up to .{offsets_needed()}): use a /24 or larger"))
+                                    f"{subnet} is too small for the enabled OpenStack services "
+                                    f"(their containers take offsets up to .{needed}): use a "
+                                    "larger subnet"))
     return problems
 
 
@@ -65,21 +67,21 @@ def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]
     return problems
 
 
-def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[tuple[str, int, str]]:
-    """(host, port, config key) for every port the control plane takes on a Docker host."""
+def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[PortClaim]:
+    """Every port the control plane takes on a Docker host, with the key that placed it."""
     api = layout.api_endpoint
-    frontends = [(api.host, port.port, f"openstack.api.host ({s.service.name} {name} API)")
-                 for s in layout.services for name, port in s.service.apis.items()]
+    frontends = [PortClaim(api.host, port.port, "openstack.api.host", f"{s.name} {name} API")
+                 for s in layout.services for name, port in s.spec.apis.items()]
     if not settings.multi_host:
         return frontends if settings.openstack.api.publish else []
     out = [
         *frontends,
-        (layout.rabbitmq.host, RABBITMQ_PORT, "openstack.infrastructureHost (RabbitMQ)"),
-        (layout.memcached.host, MEMCACHED_PORT, "openstack.infrastructureHost (memcached)"),
+        PortClaim(layout.rabbitmq.host, RABBITMQ_PORT, "openstack.infrastructureHost",
+                  "RabbitMQ"),
+        PortClaim(layout.memcached.host, MEMCACHED_PORT, "openstack.infrastructureHost",
+                  "memcached"),
     ]
     for s in layout.services:
-        for c in s.containers:
-            if c.backend_port is not None:
-                out.append((c.host, c.backend_port, f"openstack.placement.{s.service.name} "
-                                                    f"({c.name})"))
+        out += [PortClaim(c.host, c.backend_port, f"openstack.placement.{s.name}", c.name)
+                for c in s.containers if c.backend_port is not None]
     return out

@@ -1,9 +1,9 @@
 """Where every OpenStack container lives: host, address, ports and names.
 
 A pure function of the settings and the catalog, like `config/topology.py` for NDB. On a
-bridge network (one host) each container has its own address: RabbitMQ, memcached and the API
-HAProxy at fixed offsets, then one block of `BLOCK` addresses per catalog entry, by catalog
-position, so enabling or disabling a service never moves another service's containers (an
+bridge network (one host) each container has its own address (config/addressing.py):
+RabbitMQ, memcached and the API HAProxy at fixed offsets, then one block per catalog `slot`,
+so enabling, disabling or adding a service never moves another service's containers (an
 address change replaces a container). With host networking (several hosts) a container
 listens on its host's address at its catalog ports; the catalog's ports are distinct, so
 services can share a host.
@@ -12,24 +12,31 @@ services can share a host.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
+from config.addressing import (
+    API_ENDPOINT,
+    MEMCACHED,
+    RABBITMQ,
+    Endpoint,
+    NetworkMode,
+    container_address,
+    service_block,
+)
 from config.catalog import Catalog, Service, load_catalog
 from config.settings import Settings
-from config.topology import bridge_address
 
-RABBITMQ_OFFSET, MEMCACHED_OFFSET, API_ENDPOINT_OFFSET = 194, 195, 196
-SERVICES_OFFSET = 197
-BLOCK = 6  # per catalog entry: its bootstrap container, then up to five containers
 RABBITMQ_PORT, MEMCACHED_PORT = 5672, 11211
 RABBITMQ_USER, RABBITMQ_VHOST = "openstack", "openstack"
+Interface = Literal["public", "internal"]
 
 
 @dataclass(frozen=True)
 class Placed:
     """One container of the control plane."""
 
-    name: str  # Pulumi resource name, unique in the stack: nova-conductor-1
-    container_name: str
+    name: str  # unique in the stack: nova-conductor-1 (HAProxy server names, resource names)
+    container_name: str  # Docker container name and hostname
     host: str
     address: str  # where it listens and where the others reach it
 
@@ -45,10 +52,14 @@ class ServiceContainer(Placed):
 
 @dataclass(frozen=True)
 class ServiceLayout:
-    service: Service
+    spec: Service
     hosts: tuple[str, ...]
     bootstrap: Placed | None
     containers: tuple[ServiceContainer, ...]
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
 
     def serving(self, api: str) -> tuple[ServiceContainer, ...]:
         return tuple(c for c in self.containers if c.api == api)
@@ -56,32 +67,47 @@ class ServiceLayout:
 
 @dataclass(frozen=True)
 class ControlPlaneLayout:
-    network_mode: str
+    network_mode: NetworkMode
     services: tuple[ServiceLayout, ...]  # in deployment order (dependencies first)
+    identity: str | None  # the enabled identity service's name (keystone), if any
     rabbitmq: Placed
     memcached: Placed
     api_endpoint: Placed
     public_host: str  # where users reach the APIs: the API host's address
 
     def service(self, name: str) -> ServiceLayout:
-        return next(s for s in self.services if s.service.name == name)
+        return next(s for s in self.services if s.name == name)
 
     @property
     def enabled(self) -> tuple[str, ...]:
-        return tuple(s.service.name for s in self.services)
+        return tuple(s.name for s in self.services)
+
+    def url(self, service: str, api: str, interface: Interface) -> str:
+        """An API's base URL: through the API endpoint inside the cloud, or as users reach
+        it (the endpoint's published address)."""
+        port = self.service(service).spec.apis[api].port
+        host = self.public_host if interface == "public" else self.api_endpoint.address
+        return f"http://{host}:{port}"
 
     def internal_url(self, service: str, api: str) -> str:
-        port = self.service(service).service.apis[api].port
-        return f"http://{self.api_endpoint.address}:{port}"
+        return self.url(service, api, "internal")
 
     def public_url(self, service: str, api: str) -> str:
-        port = self.service(service).service.apis[api].port
-        return f"http://{self.public_host}:{port}"
+        return self.url(service, api, "public")
+
+    def registered_url(self, service: str, interface: Interface) -> str:
+        """The URL a service registers in keystone: its API's URL and the catalog's path."""
+        spec = self.service(service).spec
+        assert spec.keystone is not None, f"{service} registers no endpoint"
+        return self.url(service, spec.keystone.api, interface) + spec.keystone.path
+
+    def identity_url(self, interface: Interface) -> str:
+        """keystone's identity URL (e.g. http://host:5000/v3); empty without keystone."""
+        return "" if self.identity is None else self.registered_url(self.identity, interface)
 
     @property
-    def transport_url(self) -> str:
-        """Without the password: the renderer adds it (it is a secret)."""
-        return f"rabbit://{RABBITMQ_USER}@{self.rabbitmq.address}:{RABBITMQ_PORT}/{RABBITMQ_VHOST}"
+    def rabbitmq_endpoint(self) -> Endpoint:
+        return Endpoint(self.rabbitmq.address, RABBITMQ_PORT)
 
     @property
     def memcache_servers(self) -> str:
@@ -92,48 +118,46 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
     catalog = catalog or load_catalog()
     os_s = settings.openstack
     first = settings.hosts[0].name
-    host_mode = settings.multi_host
-    positions = {name: i for i, name in enumerate(catalog.services)}
-
-    def address(host: str, offset: int) -> str:
-        if host_mode:
-            return str(settings.host(host).address)
-        return bridge_address(settings, offset)
 
     def placed(name: str, host: str, offset: int) -> Placed:
-        return Placed(name, f"{settings.name_prefix}-{name}", host, address(host, offset))
+        return Placed(name, f"{settings.name_prefix}-{name}", host,
+                      container_address(settings, host, offset))
 
     infra_host = os_s.infrastructure_host or first
     api_host = os_s.api.host or first
     services = []
     for service in catalog.ordered(tuple(os_s.services)):
         hosts = os_s.placement.get(service.name) or (first,)
-        base = SERVICES_OFFSET + BLOCK * positions[service.name]
-        bootstrap = (placed(f"{service.name}-bootstrap", hosts[0], base)
+        block = service_block(service.slot)
+        bootstrap = (placed(f"{service.name}-bootstrap", hosts[0], block.offset(0))
                      if service.bootstrap is not None else None)
         containers = []
         for replica, host in enumerate(hosts):
-            for slot, (role, spec) in enumerate(service.containers.items(), start=1):
-                p = placed(f"{service.name}-{role}-{replica + 1}", host, base + slot)
+            for index, (role, spec) in enumerate(service.containers.items(), start=1):
+                p = placed(f"{service.name}-{role}-{replica + 1}", host, block.offset(index))
                 containers.append(ServiceContainer(
                     p.name, p.container_name, p.host, p.address, service=service.name,
                     role=role, replica=replica, api=spec.api,
                     backend_port=service.apis[spec.api].backend_port if spec.api else None,
                 ))
         services.append(ServiceLayout(service, tuple(hosts), bootstrap, tuple(containers)))
-    api = placed("openstack-api", api_host, API_ENDPOINT_OFFSET)
+    identity = catalog.identity.name
+    api = placed("openstack-api", api_host, API_ENDPOINT.first)
     api_address = settings.host(api_host).address
     return ControlPlaneLayout(
-        network_mode="host" if host_mode else "bridge",
+        network_mode=settings.network_mode,
         services=tuple(services),
-        rabbitmq=placed("rabbitmq", infra_host, RABBITMQ_OFFSET),
-        memcached=placed("memcached", infra_host, MEMCACHED_OFFSET),
+        identity=identity if identity in os_s.services else None,
+        rabbitmq=placed("rabbitmq", infra_host, RABBITMQ.first),
+        memcached=placed("memcached", infra_host, MEMCACHED.first),
         api_endpoint=api,
         public_host=str(api_address) if api_address is not None else "127.0.0.1",
     )
 
 
-def offsets_needed(catalog: Catalog | None = None) -> int:
-    """The highest bridge offset the control plane can use (the subnet must hold it)."""
+def offsets_needed(settings: Settings, catalog: Catalog | None = None) -> int:
+    """The highest bridge offset the enabled services use (the subnet must hold it)."""
     catalog = catalog or load_catalog()
-    return SERVICES_OFFSET + BLOCK * len(catalog.services) - 1
+    slots = [catalog.services[n].slot for n in settings.openstack.services
+             if n in catalog.services]
+    return service_block(max(slots)).last if slots else API_ENDPOINT.last

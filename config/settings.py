@@ -176,6 +176,16 @@ class GateSettings(Model):
     poll_seconds: int = Field(default=5, ge=1)
 
 
+class HealthCheckSettings(Model):
+    """Docker health checks of the long-running OpenStack, RabbitMQ and memcached containers
+    (Kolla-Ansible's `default_container_healthcheck_*` play the same part)."""
+
+    interval_seconds: int = Field(default=10, ge=1)
+    timeout_seconds: int = Field(default=10, ge=1)
+    retries: int = Field(default=3, ge=1)
+    start_period_seconds: int = Field(default=30, ge=0)  # failures then do not count
+
+
 class Settings(Model):
     """The whole stack config (`openstack-ndb:<key>` for each field)."""
 
@@ -190,6 +200,7 @@ class Settings(Model):
     openstack: OpenStackSettings = OpenStackSettings()
     volumes: VolumeSettings = VolumeSettings()
     gates: GateSettings = GateSettings()
+    health_checks: HealthCheckSettings = HealthCheckSettings()
 
     @property
     def multi_host(self) -> bool:

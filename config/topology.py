@@ -10,21 +10,26 @@ Adding data nodes therefore renumbers nothing else.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
+from config.addressing import (
+    DATA_NODES,
+    MANAGEMENT,
+    SQL_ENDPOINT,
+    SQL_NODES,
+    Endpoint,
+    NetworkMode,
+    PortClaim,
+    container_address,
+)
 from config.settings import MAX_DATA_NODES, Settings
 
 Kind = Literal["mgm", "data", "sql", "endpoint"]
 
 MGM_FIRST_ID = MAX_DATA_NODES + 1
 SQL_FIRST_ID = MGM_FIRST_ID + 2
-
-# Bridge-network addresses: fixed offsets in the subnet per kind, so that growing one kind
-# never moves another kind's containers (an address change replaces a container).
-MGM_OFFSET, ENDPOINT_OFFSET, SQL_OFFSET, DATA_OFFSET = 2, 4, 10, 50
-MAX_BRIDGE_SQL_NODES = DATA_OFFSET - SQL_OFFSET
+MAX_BRIDGE_SQL_NODES = SQL_NODES.size
 
 
 @dataclass(frozen=True)
@@ -46,10 +51,16 @@ class Node:
     def node_id(self) -> int:
         return self.node_ids[0]
 
+    @property
+    def endpoint(self) -> Endpoint:
+        """Where the other nodes and containers reach it (a node with a listening port)."""
+        assert self.port is not None, f"{self.name} has no fixed port"
+        return Endpoint(self.address, self.port)
+
 
 @dataclass(frozen=True)
 class Topology:
-    network_mode: Literal["bridge", "host"]
+    network_mode: NetworkMode
     management: tuple[Node, ...]
     data: tuple[Node, ...]
     sql: tuple[Node, ...]
@@ -87,13 +98,9 @@ def placement_hosts(settings: Settings, listed: tuple[str, ...] | None) -> tuple
     return listed if listed else tuple(h.name for h in settings.hosts)
 
 
-def bridge_address(settings: Settings, offset: int) -> str:
-    return str(settings.network.subnet.network_address + offset)
-
-
 def bridge_offsets_needed(settings: Settings) -> int:
     """The highest subnet offset the bridge layout uses (the subnet must hold it)."""
-    return DATA_OFFSET + settings.data_nodes.count - 1
+    return DATA_NODES.first + settings.data_nodes.count - 1
 
 
 def build_topology(settings: Settings) -> Topology:
@@ -101,9 +108,7 @@ def build_topology(settings: Settings) -> Topology:
     next_port: dict[tuple[str, Kind], int] = {}
 
     def address(host: str, offset: int) -> str:
-        if host_mode:
-            return str(settings.host(host).address)
-        return bridge_address(settings, offset)
+        return container_address(settings, host, offset)
 
     def port(host: str, kind: Kind, base: int) -> int:
         # On a bridge network each node has its own address and keeps the base port; with host
@@ -127,14 +132,14 @@ def build_topology(settings: Settings) -> Topology:
 
     mgm_s, data_s, sql_s = settings.management, settings.data_nodes, settings.sql_nodes
     management = tuple(
-        node("mgm", i, f"ndb-mgmd-{i + 1}", host, MGM_OFFSET + i,
+        node("mgm", i, f"ndb-mgmd-{i + 1}", host, MANAGEMENT.offset(i),
              port(host, "mgm", mgm_s.port), (MGM_FIRST_ID + i,), f"management.hosts[{i}]",
              **published(mgm_s.publish_port, i))
         for i, host in enumerate(place(placement_hosts(settings, mgm_s.hosts), mgm_s.count))
     )
     replicas = data_s.no_of_replicas
     data = tuple(
-        node("data", i, f"ndb-data-{i + 1}", host, DATA_OFFSET + i,
+        node("data", i, f"ndb-data-{i + 1}", host, DATA_NODES.offset(i),
              port(host, "data", data_s.server_port) if host_mode else None, (i + 1,),
              f"dataNodes.hosts[{i}]", node_group=i // replicas, replica=i % replicas)
         for i, host in enumerate(place(placement_hosts(settings, data_s.hosts), data_s.count))
@@ -144,10 +149,10 @@ def build_topology(settings: Settings) -> Topology:
     for i, host in enumerate(place(placement_hosts(settings, sql_s.hosts), sql_s.count)):
         ids = tuple(range(next_id, next_id + sql_s.connection_pool))
         next_id += sql_s.connection_pool
-        sql_nodes.append(node("sql", i, f"ndb-sql-{i + 1}", host, SQL_OFFSET + i,
+        sql_nodes.append(node("sql", i, f"ndb-sql-{i + 1}", host, SQL_NODES.first + i,
                               port(host, "sql", sql_s.port), ids, f"sqlNodes.hosts[{i}]"))
     endpoint_host = settings.endpoint.host or settings.hosts[0].name
-    endpoint = node("endpoint", 0, "ndb-endpoint", endpoint_host, ENDPOINT_OFFSET,
+    endpoint = node("endpoint", 0, "ndb-endpoint", endpoint_host, SQL_ENDPOINT.first,
                     port(endpoint_host, "endpoint", settings.endpoint.port), (), "endpoint.host",
                     **published(settings.endpoint.publish_port, 0))
     free = tuple(range(next_id, next_id + sql_s.free_api_slots))
@@ -155,15 +160,11 @@ def build_topology(settings: Settings) -> Topology:
                     endpoint, free)
 
 
-def published_ports(settings: Settings, topology: Topology) -> list[tuple[str, int, str]]:
-    """(host, port, config key) for every port a node takes on its Docker host."""
+def published_ports(topology: Topology) -> list[PortClaim]:
+    """Every port a node takes on its Docker host, with the key that placed it there."""
     if topology.network_mode == "host":
-        return [(n.host, n.port, f"{n.placement_key} ({n.name} port)")
+        return [PortClaim(n.host, n.port, n.placement_key, f"{n.name} port")
                 for n in topology.nodes if n.port is not None]
     keys = {"mgm": "management.publishPort", "endpoint": "endpoint.publishPort"}
-    return [(n.host, n.published_port, f"{keys[n.kind]} ({n.name})")
+    return [PortClaim(n.host, n.published_port, keys[n.kind], n.name)
             for n in topology.nodes if n.published_port is not None]
-
-
-def subnet_size(subnet: ipaddress.IPv4Network) -> int:
-    return int(subnet.num_addresses)

@@ -124,12 +124,14 @@ def stack_config(stack: str) -> dict[str, Any]:
     return dict(data.get("config") or {})
 
 
-def run_program(config: dict[str, Any], stack: str = "test") -> Run:
-    """Run __main__'s path (settings from Pulumi config, then deploy) under mocks."""
+def run_program(config: dict[str, Any], stack: str = "test", record: Run | None = None) -> Run:
+    """Run __main__'s path (settings from Pulumi config, then deploy) under mocks; every
+    registered resource is recorded in `record` (a new Run by default), also when the
+    program raises."""
     from components.stack import deploy
     from config import load_settings, raw_config_from_pulumi
 
-    run = Run()
+    run = record if record is not None else Run()
     monitor = RecordingMonitor(run)
     pulumi.runtime.set_mocks(RecordingMocks(), project="openstack-ndb", stack=stack,
                              preview=False, monitor=monitor)

@@ -15,7 +15,7 @@ import pulumi
 import pulumi_command as command
 import pulumi_docker as docker
 
-from components.hosts import HostResources
+from components.containers import HostResources
 from components.render.artifacts import NodeGroupArtifacts
 from components.render.commands import data_node_command
 from components.render.ndb import NDB_DATA_DIR

@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 
 import pulumi
 
-from components.hosts import HostResources
+from components.containers import HostResources, Upload
 from components.render.commands import mgmd_command
 from components.render.ndb import MGM_CONFIG_PATH, NDB_DATA_DIR
-from components.wiring import gate, node_container, node_volume, upload
+from components.wiring import gate, node_container, node_volume
 from config.settings import Settings
 from config.topology import Node
 
@@ -36,7 +36,7 @@ class NdbManagementNode(pulumi.ComponentResource):
             image=args.hosts.ndb_image,
             command_=mgmd_command(node),
             memory_limit=settings.management.memory_limit,
-            uploads=[upload(MGM_CONFIG_PATH, args.config_ini)],
+            uploads=[Upload(MGM_CONFIG_PATH, args.config_ini)],
             volume=self.volume, volume_path=NDB_DATA_DIR,
             parent=self, depends_on=args.after,
         )

@@ -9,14 +9,14 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.hosts import HostResources
+from components.containers import HostResources, Upload
 from components.render.haproxy import HAPROXY_CONFIG_PATH
 from components.render.ndb import (
     MY_CNF_PATH,
     ROOT_PASSWORD_PATH,
     SQL_DATA_DIR,
 )
-from components.wiring import gate, node_container, node_volume, upload
+from components.wiring import gate, node_container, node_volume
 from config.settings import Settings
 from config.topology import Topology
 
@@ -59,8 +59,8 @@ class SqlNodePool(pulumi.ComponentResource):
                 memory_limit=settings.sql_nodes.memory_limit,
                 envs=[f"MYSQL_ROOT_PASSWORD={ROOT_PASSWORD_PATH}",
                       f"MYSQL_ROOT_HOST={settings.sql_nodes.root_host}"],
-                uploads=[upload(MY_CNF_PATH, my_cnf),
-                         upload(ROOT_PASSWORD_PATH, self.password, "0400")],
+                uploads=[Upload(MY_CNF_PATH, my_cnf),
+                         Upload(ROOT_PASSWORD_PATH, self.password, "0400")],
                 volume=volume, volume_path=SQL_DATA_DIR, parent=self, depends_on=previous,
             )
             node_gate = gate(
@@ -81,7 +81,7 @@ class SqlNodePool(pulumi.ComponentResource):
             f"{name}-endpoint", settings, endpoint, ep_hosts, image=ep_hosts.haproxy_image,
             command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
             memory_limit=settings.endpoint.memory_limit,
-            uploads=[upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)],
+            uploads=[Upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)],
             parent=self, depends_on=[self.gate],
         )
         self.register_outputs({

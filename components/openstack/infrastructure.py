@@ -8,15 +8,16 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.hosts import HostResources
+from components.containers import ContainerSpec, HostResources, Upload, container
 from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH, render_api_haproxy_cfg
 from components.render.infra import (
     RABBITMQ_CONF_PATH,
+    RABBITMQ_PASSWORD_PATH,
     memcached_command,
     render_rabbitmq_conf,
+    render_rabbitmq_password,
 )
-from components.wiring import container_labels, placement_args, upload
 from config.openstack_layout import MEMCACHED_PORT, ControlPlaneLayout, Placed
 from config.settings import Settings
 
@@ -41,10 +42,13 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         password = self.rabbitmq_password.result.apply(pulumi.Output.secret)
         self.password: pulumi.Output[str] = password
-        conf = password.apply(lambda p: render_rabbitmq_conf(layout, p))
         self.rabbitmq = self._container(
             f"{name}-rabbitmq", layout.rabbitmq, "rabbitmq", settings.openstack.images.rabbitmq,
-            command_=None, uploads=[upload(RABBITMQ_CONF_PATH, conf, "0644")],
+            command_=None,
+            # 0644: uploads are owned by root and RabbitMQ reads its config as the rabbitmq
+            # user (the image drops to it); nothing else runs in this container.
+            uploads=[Upload(RABBITMQ_CONF_PATH, render_rabbitmq_conf(layout)),
+                     Upload(RABBITMQ_PASSWORD_PATH, password.apply(render_rabbitmq_password))],
             health=["CMD", "rabbitmq-diagnostics", "-q", "ping"])
         self.memcached = self._container(
             f"{name}-memcached", layout.memcached, "memcached",
@@ -56,31 +60,21 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
         self.api_endpoint = self._container(
             f"{name}-api-endpoint", api, "haproxy", settings.images.haproxy,
             command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
-            uploads=[upload(HAPROXY_CONFIG_PATH, render_api_haproxy_cfg(layout))],
+            uploads=[Upload(HAPROXY_CONFIG_PATH, render_api_haproxy_cfg(layout))],
             health=None, memory=settings.openstack.api.memory_limit,
             published={a.port: a.port for s in layout.services
-                       for a in s.service.apis.values()} if publish else {})
+                       for a in s.spec.apis.values()} if publish else {})
         self.register_outputs({"rabbitmq": self.rabbitmq.name, "memcached": self.memcached.name,
                                "apiEndpoint": self.api_endpoint.name})
 
     def _container(self, name: str, placed: Placed, short: str, image: str, *,
-                   command_: list[str] | None, uploads: list[docker.ContainerUploadArgs],
+                   command_: list[str] | None, uploads: list[Upload],
                    health: list[str] | None, memory: int | None = None,
                    published: dict[int, int] | None = None) -> docker.Container:
         a = self._args
-        hosts = a.hosts[placed.host]
-        return docker.Container(
-            name,
-            image=a.images.get(placed.host, short, image).image_id,
-            command=command_, uploads=uploads or None,
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=health, interval="10s", timeout="10s", retries=3, start_period="20s",
-            ) if health else None,
-            wait=health is not None, wait_timeout=a.settings.gates.timeout_seconds,
-            memory=(memory or a.settings.openstack.memory_limit) >> 20,
-            restart="unless-stopped", must_run=True,
-            labels=container_labels(a.settings, short),
-            **placement_args(hosts, placed.container_name, placed.address, published or {}),
-            opts=pulumi.ResourceOptions(parent=self, provider=hosts.provider,
-                                        delete_before_replace=True, depends_on=a.after),
-        )
+        return container(a.settings, ContainerSpec(
+            name=name, container_name=placed.container_name, hosts=a.hosts[placed.host],
+            address=placed.address, role=short, image=a.images.get(placed.host, short, image),
+            memory_limit=memory or a.settings.openstack.memory_limit, command=command_,
+            uploads=uploads, published=published or {}, health=health,
+        ), parent=self, depends_on=a.after)

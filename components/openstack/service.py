@@ -5,8 +5,9 @@
     checked, one replica at a time) -> registration in keystone (user, role, service,
     endpoints, with pulumi-openstack).
 
-What the service is (images, files, commands, ports) comes from config/catalog.yaml; every
-file is rendered by components/render/ (openstack.py, kolla.py); this module only wires.
+What the service is comes from config/catalog.yaml; every file, command and script was
+rendered up front (components/render/service.py, `ServiceArtifacts`): this module only wires.
+Generated secrets reach the containers as their own files, never inside a plain one.
 """
 
 from __future__ import annotations
@@ -20,45 +21,27 @@ import pulumi_docker as docker
 import pulumi_openstack as openstack
 import pulumi_random as random
 
-import ndb_adapt
+from components.containers import ContainerSpec, HostResources, Upload, container
 from components.database import ServiceDatabase, ServiceDatabaseArgs
-from components.hosts import HostResources
 from components.openstack.images import ImageCache
-from components.render.control_plane import render_bootstrap, secret_files
-from components.render.kolla import (
-    BOOTSTRAP_COMMAND,
-    BOOTSTRAP_SCRIPT,
-    KOLLA_ENV,
-    fernet_source,
-    kolla_source,
-    render_config_json,
-    render_ndb_gate_script,
-)
-from components.render.openstack import (
-    ServiceSecrets,
-    container_command,
-    fernet_key,
-    file_dests,
-    render_healthcheck,
-    render_service_files,
-)
-from components.wiring import GATE_INTERPRETER, container_labels, placement_args, upload
-from config.openstack_layout import ControlPlaneLayout, Placed, ServiceContainer, ServiceLayout
+from components.render.kolla import kolla_source
+from components.render.openstack import fernet_key
+from components.render.service import ContainerArtifacts, ServiceArtifacts, fernet_files
+from components.wiring import GATE_INTERPRETER
+from config.addressing import Endpoint
+from config.service_secrets import ServiceSecrets
 from config.settings import Settings
-from config.topology import Topology
 
 # How the NDB gate runs ndb_fit: the program's own virtualenv, from the project directory
 # (pulumi runs local commands there), so the gate checks with the code that is deployed.
 NDB_FIT_COMMAND = ".venv/bin/python -m ndb_fit"
-HEALTH_INTERVAL = "10s"
 
 
 @dataclass
 class SqlAdmin:
     """How the deploying machine reaches the SQL pool endpoint as its administrator."""
 
-    host: str
-    port: int
+    endpoint: Endpoint
     user: str
     password: pulumi.Output[str]
 
@@ -75,9 +58,7 @@ class KeystoneCatalog:
 @dataclass
 class OpenStackServiceArgs:
     settings: Settings
-    topology: Topology
-    layout: ControlPlaneLayout
-    service: ServiceLayout
+    artifacts: ServiceArtifacts
     hosts: dict[str, HostResources]
     images: ImageCache
     sql_admin: SqlAdmin
@@ -91,8 +72,9 @@ class OpenStackService(pulumi.ComponentResource):
     def __init__(self, name: str, args: OpenStackServiceArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("openstack-ndb:openstack:OpenStackService", name, None, opts)
+        self._name = name
         self._args = args
-        spec = args.service.service
+        spec = args.artifacts.layout.spec
         child = pulumi.ResourceOptions(parent=self)
         self.database_password: pulumi.Output[str] = pulumi.Output.from_input("")
         if spec.databases:
@@ -109,7 +91,7 @@ class OpenStackService(pulumi.ComponentResource):
                 f"{name}-domain-admin-password", length=32, special=False, opts=child).result
         self.fernet_keys = {dest: random.RandomBytes(f"{name}-fernet-{i}", length=32, opts=child)
                             for i, dest in enumerate(spec.fernet_keys)}
-        self.secrets = pulumi.Output.all(
+        self.secrets: pulumi.Output[ServiceSecrets] = pulumi.Output.all(
             self.database_password, self.keystone_password,
             args.rabbitmq_password, args.admin_password, self.domain_admin_password,
         ).apply(lambda v: ServiceSecrets(*v))
@@ -117,7 +99,8 @@ class OpenStackService(pulumi.ComponentResource):
         self.database: ServiceDatabase | None = None
         if spec.databases:
             self.database = ServiceDatabase(f"{name}-database", ServiceDatabaseArgs(
-                admin_host=args.sql_admin.host, admin_port=args.sql_admin.port,
+                admin_host=args.sql_admin.endpoint.host,
+                admin_port=args.sql_admin.endpoint.port,
                 admin_user=args.sql_admin.user, admin_password=args.sql_admin.password,
                 databases=list(spec.databases), user_name=spec.db_user,
                 user_password=self.database_password,
@@ -125,19 +108,24 @@ class OpenStackService(pulumi.ComponentResource):
             ready = [self.database]
         self.bootstrap: docker.Container | None = None
         self.gate: command.local.Command | None = None
-        if args.service.bootstrap is not None:
-            self.bootstrap = self._bootstrap(name, args.service.bootstrap, ready)
-            self.gate = self._ndb_gate(name, self.bootstrap)
+        bootstrap = args.artifacts.bootstrap
+        if bootstrap is not None and args.artifacts.ndb_gate_script is not None:
+            self.bootstrap = self._container(f"{name}-bootstrap", bootstrap, ready,
+                                             one_shot=True)
+            self.gate = self._ndb_gate(name, args.artifacts.ndb_gate_script, bootstrap,
+                                       self.bootstrap)
             ready = [self.gate]
         self.containers: list[docker.Container] = []
         previous: dict[str, docker.Container] = {}
-        for placed in args.service.containers:
+        for artifacts in args.artifacts.containers:
+            placed = artifacts.placed
+            role = artifacts.role
             # Replicas of one role one at a time: a replacement never takes them all down.
-            after_replica: list[pulumi.Resource] = (
-                [previous[placed.role]] if placed.role in previous else [])
-            container = self._service_container(placed, ready + after_replica)
-            previous[placed.role] = container
-            self.containers.append(container)
+            after_replica: list[pulumi.Resource] = [previous[role]] if role in previous else []
+            suffix = placed.name.removeprefix(f"{spec.name}-")
+            created = self._container(f"{name}-{suffix}", artifacts, ready + after_replica)
+            previous[role] = created
+            self.containers.append(created)
         self.registration: list[pulumi.Resource] = []
         if args.keystone is not None and spec.keystone is not None:
             self.registration = self._register(name, args.keystone)
@@ -148,73 +136,43 @@ class OpenStackService(pulumi.ComponentResource):
 
     # -- steps -----------------------------------------------------------------------------
 
-    def _files(self, where: Placed) -> pulumi.Output[dict[str, str]]:
-        a = self._args
-        return self.secrets.apply(lambda s: render_service_files(
-            a.settings, a.topology, a.layout, a.service.service, where=where, secrets=s))
-
-    def _uploads(self, where: Placed, command_: str, user: str,
-                 secret_files: dict[str, str]) -> list[docker.ContainerUploadArgs]:
-        spec = self._args.service.service
-        files = self._files(where)
-        dests = file_dests(spec, where)
-        out = [upload(kolla_source("config.json"),
-                      render_config_json(spec, command_, user, dests, secret_files))]
-        out += [upload(kolla_source(n), pulumi.Output.secret(_pick(files, n)), "0600")
-                for n in dests]
-        out += [upload(kolla_source(n), pulumi.Output.secret(self._args.admin_password), "0600")
-                for n in secret_files]
-        out += [upload(fernet_source(dest),
-                       pulumi.Output.secret(key.base64.apply(fernet_key)), "0600")
+    def _uploads(self, artifacts: ContainerArtifacts) -> list[Upload]:
+        out = [Upload(f.path, f.text, f.mode) for f in artifacts.files]
+        texts = self.secrets.apply(artifacts.render_secrets)
+        out += [Upload(kolla_source(n), pulumi.Output.secret(_pick(texts, n)), "0600")
+                for n in artifacts.secret_files]
+        fernet = fernet_files(self._args.artifacts.layout)
+        out += [Upload(fernet[dest], pulumi.Output.secret(key.base64.apply(fernet_key)), "0600")
                 for dest, key in self.fernet_keys.items()]
-        out += [upload(f"{ndb_adapt.CONTAINER_ROOT}/{path}", text)
-                for path, text in ndb_adapt.files().items()]
         return out
 
-    def _env(self) -> list[str]:
-        return [f"{k}={v}" for k, v in {**KOLLA_ENV, **ndb_adapt.CONTAINER_ENV}.items()]
-
-    def _bootstrap(self, name: str, where: Placed, ready: Sequence[pulumi.Resource]
+    def _container(self, name: str, artifacts: ContainerArtifacts,
+                   ready: Sequence[pulumi.Resource], *, one_shot: bool = False
                    ) -> docker.Container:
         a = self._args
-        spec = a.service.service
-        assert spec.bootstrap is not None
-        secrets = secret_files(spec)
-        script = render_bootstrap(a.settings, a.layout, a.service)
-        uploads = self._uploads(where, BOOTSTRAP_COMMAND,
-                                spec.bootstrap.user, secrets)
-        uploads.append(upload(kolla_source(BOOTSTRAP_SCRIPT), script, "0755"))
-        hosts = a.hosts[where.host]
-        # attach: `pulumi up` waits for the migrations to finish; a failed run is recorded in
-        # exit_code (not an error of the provider), which the NDB gate reports with the logs.
-        return docker.Container(
-            f"{name}-bootstrap",
-            image=a.images.kolla(a.settings, where.host, spec.bootstrap.image).image_id,
-            envs=self._env(), uploads=uploads,
-            attach=True, logs=True, must_run=False, restart="no",
-            memory=a.settings.openstack.memory_limit >> 20,
-            labels=container_labels(a.settings, f"{spec.name}-bootstrap"),
-            **placement_args(hosts, where.container_name, where.address, {}),
-            opts=pulumi.ResourceOptions(parent=self, provider=hosts.provider,
-                                        delete_before_replace=True, depends_on=list(ready)),
-        )
+        placed = artifacts.placed
+        return container(a.settings, ContainerSpec(
+            name=name, container_name=placed.container_name, hosts=a.hosts[placed.host],
+            address=placed.address, role=artifacts.label,
+            image=a.images.kolla(placed.host, artifacts.image),
+            memory_limit=a.settings.openstack.memory_limit, envs=artifacts.envs,
+            uploads=self._uploads(artifacts), health=artifacts.healthcheck, one_shot=one_shot,
+        ), parent=self, depends_on=ready)
 
-    def _ndb_gate(self, name: str, bootstrap: docker.Container) -> command.local.Command:
+    def _ndb_gate(self, name: str, script: str, artifacts: ContainerArtifacts,
+                  bootstrap: docker.Container) -> command.local.Command:
         a = self._args
-        spec = a.service.service
-        where = a.service.bootstrap
-        assert where is not None
         return command.local.Command(
             f"{name}-ndb-gate",
-            create=render_ndb_gate_script(spec, list(spec.databases)),
+            create=script,
             interpreter=GATE_INTERPRETER,
             environment={
                 "MIGRATION_EXIT_CODE": bootstrap.exit_code.apply(str),
-                "MIGRATION_CONTAINER": where.container_name,
-                "DOCKER_HOST": a.hosts[where.host].host.endpoint,
+                "MIGRATION_CONTAINER": artifacts.placed.container_name,
+                "DOCKER_HOST": a.hosts[artifacts.placed.host].host.endpoint,
                 "NDB_FIT": NDB_FIT_COMMAND,
-                "NDB_FIT_HOST": a.sql_admin.host,
-                "NDB_FIT_PORT": str(a.sql_admin.port),
+                "NDB_FIT_HOST": a.sql_admin.endpoint.host,
+                "NDB_FIT_PORT": str(a.sql_admin.endpoint.port),
                 "NDB_FIT_USER": a.sql_admin.user,
                 "NDB_FIT_PASSWORD": a.sql_admin.password.apply(pulumi.Output.secret),
             },
@@ -222,33 +180,9 @@ class OpenStackService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap]),
         )
 
-    def _service_container(self, placed: ServiceContainer, ready: Sequence[pulumi.Resource]
-                           ) -> docker.Container:
-        a = self._args
-        spec = a.service.service
-        role = spec.containers[placed.role]
-        hosts = a.hosts[placed.host]
-        return docker.Container(
-            placed.name,
-            image=a.images.kolla(a.settings, placed.host, role.image).image_id,
-            envs=self._env(),
-            uploads=self._uploads(placed, container_command(spec, placed), role.user, {}),
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=render_healthcheck(a.settings, a.layout, spec, placed),
-                interval=HEALTH_INTERVAL, timeout="10s", retries=3,
-                start_period="30s"),
-            wait=True, wait_timeout=a.settings.gates.timeout_seconds,
-            memory=a.settings.openstack.memory_limit >> 20,
-            restart="unless-stopped", must_run=True,
-            labels=container_labels(a.settings, f"{spec.name}-{role.image}"),
-            **placement_args(hosts, placed.container_name, placed.address, {}),
-            opts=pulumi.ResourceOptions(parent=self, provider=hosts.provider,
-                                        delete_before_replace=True, depends_on=list(ready)),
-        )
-
     def _register(self, name: str, keystone: KeystoneCatalog) -> list[pulumi.Resource]:
         a = self._args
-        spec = a.service.service
+        spec = a.artifacts.layout.spec
         assert spec.keystone is not None
         opts = pulumi.ResourceOptions(parent=self, provider=keystone.provider,
                                       depends_on=list(self.containers))
@@ -264,24 +198,21 @@ class OpenStackService(pulumi.ComponentResource):
         endpoints = [
             openstack.identity.EndpointV3(
                 f"{name}-endpoint-{interface}", service_id=service.id, interface=interface,
-                endpoint_region=a.settings.openstack.region,
-                url=url(spec.name, spec.keystone.api) + spec.keystone.path,
-                opts=opts)
-            for interface, url in (("public", a.layout.public_url),
-                                   ("internal", a.layout.internal_url),
-                                   ("admin", a.layout.internal_url))
+                endpoint_region=a.settings.openstack.region, url=url, opts=opts)
+            for interface, url in a.artifacts.endpoints
         ]
         return [user, role, service, *endpoints, *self._domain(name, keystone, opts)]
 
     def _domain(self, name: str, keystone: KeystoneCatalog, opts: pulumi.ResourceOptions
                 ) -> list[pulumi.Resource]:
         """The service's own domain, its administrator (admin on the domain) and roles."""
-        spec = self._args.service.service.keystone_domain
+        spec = self._args.artifacts.layout.spec.keystone_domain
         if spec is None:
             return []
+        owner = self._args.artifacts.name
         domain = openstack.identity.Project(
             f"{name}-domain", name=spec.name, is_domain=True,
-            description=f"{spec.name} (owned by the {name} service)", opts=opts)
+            description=f"{spec.name} (owned by the {owner} service)", opts=opts)
         admin = openstack.identity.User(
             f"{name}-domain-admin", name=spec.admin, domain_id=domain.id,
             password=self.domain_admin_password, opts=opts)
@@ -293,5 +224,5 @@ class OpenStackService(pulumi.ComponentResource):
         return [domain, admin, grant, *roles]
 
 
-def _pick(files: pulumi.Output[dict[str, str]], name: str) -> pulumi.Output[str]:
-    return files.apply(lambda f: f[name])
+def _pick(texts: pulumi.Output[dict[str, str]], name: str) -> pulumi.Output[str]:
+    return texts.apply(lambda t: t[name])

@@ -11,33 +11,35 @@ from components.render.kolla import (
     render_bootstrap_script,
     render_ndb_gate_script,
 )
-from components.render.openstack import ServiceSecrets, file_dests, placeholders, secret_dest
-from config.catalog import SECRET_FILES, Service
+from components.render.openstack import file_dests, placeholders, secret_dest
+from config.catalog import FILE_MARKER, Service
 from config.openstack_layout import ControlPlaneLayout, ServiceLayout, build_layout
+from config.service_secrets import ServiceSecrets
 from config.settings import Settings
 
 
 def secret_files(service: Service) -> dict[str, str]:
-    """The secret files its bootstrap lines read: upload name -> path in the container."""
+    """The {secret:<file>} files its bootstrap lines read: upload name -> container path."""
     lines = service.bootstrap.commands if service.bootstrap else ()
-    return {n: secret_dest(service, n) for n in sorted(SECRET_FILES)
-            if any(f"{{secret:{n}}}" in line for line in lines)}
+    names = sorted({name for line in lines for kind, name in FILE_MARKER.findall(line)
+                    if kind == "secret"})
+    return {n: secret_dest(service, n) for n in names}
 
 
 def container_paths(service: ServiceLayout) -> dict[str, str]:
     """{conf:x} and {secret:x} of the bootstrap lines -> their paths in the container."""
     assert service.bootstrap is not None
-    paths = {f"conf:{n}": d for n, d in file_dests(service.service, service.bootstrap).items()}
-    return paths | {f"secret:{n}": d for n, d in secret_files(service.service).items()}
+    paths = {f"conf:{n}": d for n, d in file_dests(service.spec, service.bootstrap).items()}
+    return paths | {f"secret:{n}": d for n, d in secret_files(service.spec).items()}
 
 
 def render_bootstrap(settings: Settings, layout: ControlPlaneLayout, service: ServiceLayout,
                      paths: Mapping[str, str] | None = None) -> str:
     """The bootstrap script; `paths` replaces the container's file paths (tests)."""
     assert service.bootstrap is not None
-    values = placeholders(settings, layout, service.service, service.bootstrap, ServiceSecrets())
-    lines = bootstrap_lines(service.service, values, paths or container_paths(service))
-    return render_bootstrap_script(service.service, lines)
+    values = placeholders(settings, layout, service.spec, service.bootstrap, ServiceSecrets())
+    lines = bootstrap_lines(service.spec, values, paths or container_paths(service))
+    return render_bootstrap_script(service.spec, lines)
 
 
 def control_plane_scripts(settings: Settings) -> dict[str, str]:
@@ -47,8 +49,8 @@ def control_plane_scripts(settings: Settings) -> dict[str, str]:
     for service in layout.services:
         if service.bootstrap is None:
             continue
-        name = service.service.name
+        name = service.name
         out[f"bootstrap-{name}.sh"] = render_bootstrap(settings, layout, service)
-        out[f"ndb-gate-{name}.sh"] = render_ndb_gate_script(service.service,
-                                                            list(service.service.databases))
+        out[f"ndb-gate-{name}.sh"] = render_ndb_gate_script(service.spec,
+                                                            list(service.spec.databases))
     return out

@@ -5,7 +5,8 @@ writes to one backend, every SQL node is active."""
 
 from __future__ import annotations
 
-from components.render.ndb import HEADER
+from components.render.common import HEADER
+from config.addressing import bind_address
 from config.openstack_layout import ControlPlaneLayout
 from config.settings import Settings
 from config.topology import Topology
@@ -15,9 +16,9 @@ HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
 
 def render_haproxy_cfg(settings: Settings, topology: Topology) -> str:
     endpoint = topology.endpoint
-    bind = "0.0.0.0" if topology.network_mode == "bridge" else endpoint.address
+    bind = bind_address(topology.network_mode, endpoint.address)
     servers = "\n".join(
-        f"    server {sql.name} {sql.address}:{sql.port} check" for sql in topology.sql
+        f"    server {sql.name} {sql.endpoint} check" for sql in topology.sql
     )
     # Health check: the MySQL greeting (packet sequence 00, protocol version 0x0a) without a
     # login. `option mysql-check` cannot log in to MySQL 9 (caching_sha2_password only; it
@@ -56,13 +57,13 @@ def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
     The check asks each backend for `/` and accepts any 2xx-4xx: the APIs answer their
     version documents (200/300) or ask for a token (401); a backend that answers 5xx or not
     at all leaves rotation."""
-    bind = "0.0.0.0" if layout.network_mode == "bridge" else layout.api_endpoint.address
+    bind = bind_address(layout.network_mode, layout.api_endpoint.address)
     blocks = []
     for s in layout.services:
-        for api_name, api in s.service.apis.items():
+        for api_name, api in s.spec.apis.items():
             servers = "\n".join(f"    server {c.name} {c.address}:{c.backend_port} check"
                                 for c in s.serving(api_name))
-            blocks.append(f"""listen {s.service.name}-{api_name}
+            blocks.append(f"""listen {s.name}-{api_name}
     bind {bind}:{api.port}
     balance roundrobin
     option httpchk GET /

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import shlex
 
-from components.render.ndb import HEADER
+from components.render.common import HEADER
+from components.render.openstack import DOMAIN
+from config.addressing import bind_address
 from config.openstack_layout import (
     MEMCACHED_PORT,
     RABBITMQ_PORT,
@@ -14,17 +16,22 @@ from config.openstack_layout import (
 )
 from config.settings import Settings
 
-RABBITMQ_CONF_PATH = "/etc/rabbitmq/rabbitmq.conf"
+# RabbitMQ (3.9 and later) reads every file of its config directory, RABBITMQ_CONFIG_FILES
+# (default /etc/rabbitmq/conf.d; the image keeps its own 10-defaults.conf there), in name
+# order: the plain settings, then a file holding the password alone.
+RABBITMQ_CONF_DIR = "/etc/rabbitmq/conf.d"
+RABBITMQ_CONF_PATH = f"{RABBITMQ_CONF_DIR}/80-openstack-ndb.conf"
+RABBITMQ_PASSWORD_PATH = f"{RABBITMQ_CONF_DIR}/90-openstack-ndb-password.conf"
 MEMCACHED_MEMORY_MB = 256
 
 
-def render_rabbitmq_conf(layout: ControlPlaneLayout, password: str) -> str:
-    """The OpenStack user and vhost, created by RabbitMQ on its first boot (default_user)."""
-    bind = "0.0.0.0" if layout.network_mode == "bridge" else layout.rabbitmq.address
+def render_rabbitmq_conf(layout: ControlPlaneLayout) -> str:
+    """The OpenStack user and vhost, created by RabbitMQ on its first boot (default_user);
+    the password is in the file of `render_rabbitmq_password`."""
+    bind = bind_address(layout.network_mode, layout.rabbitmq.address)
     return f"""{HEADER}listeners.tcp.default = {bind}:{RABBITMQ_PORT}
 default_vhost = {RABBITMQ_VHOST}
 default_user = {RABBITMQ_USER}
-default_pass = {password}
 default_permissions.configure = .*
 default_permissions.read = .*
 default_permissions.write = .*
@@ -34,22 +41,27 @@ log.console = true
 """
 
 
+def render_rabbitmq_password(password: str) -> str:
+    """The secret half of the RabbitMQ config: the OpenStack user's password, alone."""
+    return f"default_pass = {password}\n"
+
+
 def memcached_command(layout: ControlPlaneLayout) -> list[str]:
-    bind = "0.0.0.0" if layout.network_mode == "bridge" else layout.memcached.address
+    bind = bind_address(layout.network_mode, layout.memcached.address)
     return ["memcached", "-m", str(MEMCACHED_MEMORY_MB), "-p", str(MEMCACHED_PORT),
             "-l", bind, "-U", "0"]
 
 
 def render_openrc(settings: Settings, layout: ControlPlaneLayout, password: str) -> str:
     """What `source openrc` needs for the openstack CLI, as the stack's admin."""
-    auth_url = layout.public_url("keystone", "public") + "/v3"
+    auth_url = layout.identity_url("public")
     values = {
         "OS_AUTH_URL": auth_url,
         "OS_USERNAME": settings.openstack.admin_user,
         "OS_PASSWORD": password,
         "OS_PROJECT_NAME": settings.openstack.admin_project,
-        "OS_USER_DOMAIN_NAME": "Default",
-        "OS_PROJECT_DOMAIN_NAME": "Default",
+        "OS_USER_DOMAIN_NAME": DOMAIN,
+        "OS_PROJECT_DOMAIN_NAME": DOMAIN,
         "OS_REGION_NAME": settings.openstack.region,
         "OS_IDENTITY_API_VERSION": "3",
         "OS_INTERFACE": "public",

@@ -5,12 +5,12 @@ data nodes and SQL nodes fetch their configuration from it at connect time."""
 
 from __future__ import annotations
 
+from components.render.common import HEADER
 from config import ndb_parameters, sizing
+from config.addressing import bind_address
 from config.settings import Settings
 from config.topology import Node, Topology
 from config.units import format_size
-
-HEADER = "# Rendered by openstack-ndb from the stack settings; edit the stack file, not this.\n"
 
 # Paths inside the containers (Oracle's mysql-cluster image reads these).
 MGM_CONFIG_PATH = "/etc/mysql-cluster.cnf"  # the entrypoint adds `-f /etc/mysql-cluster.cnf`
@@ -94,7 +94,7 @@ def render_config_ini(settings: Settings, topology: Topology) -> str:
 
 
 def render_my_cnf(settings: Settings, topology: Topology, sql: Node) -> str:
-    bind = "0.0.0.0" if topology.network_mode == "bridge" else sql.address
+    bind = bind_address(topology.network_mode, sql.address)
     mysqld = {
         "ndbcluster": None,
         "ndb-connectstring": topology.connectstring,

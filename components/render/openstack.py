@@ -1,29 +1,38 @@
 """The config files of an OpenStack service's containers, from the settings and the catalog.
 
-Pure functions: the secrets come in as plain strings (the component resolves them from
-Pulumi outputs, which stay secret) and text comes out. What every service shares - the
-database connection through the SQL pool endpoint, keystone_authtoken, transport_url, cache -
-is written here once from the catalog's flags; each entry adds its own sections.
+Pure functions. What every service shares - the database connection through the SQL pool
+endpoint, keystone_authtoken, transport_url, cache, client credentials - is written here once
+from the catalog's flags; each entry adds its own sections.
+
+Every option is either plain or secret. Plain options go to the files the catalog names and
+are rendered without any secret at all, so those files are plain text that `pulumi preview
+--diff` shows. Secret options (a password, a URL that carries one, anything that uses a
+secret placeholder) go to one INI file per container, `SECRET_CONFIG`, in the service's
+oslo.config directory `<config dir>/<service>.conf.d/`: oslo.config reads that directory by
+default after the config files (oslo_config.cfg.find_config_dirs: ~/.<project>/, ~/,
+/etc/<project>/, /etc/), so the options merge into the same sections.
 """
 
 from __future__ import annotations
 
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from urllib.parse import quote
 
-from components.render.ndb import HEADER, SERVICE_SQL_MODE
+from components.render.common import HEADER
+from components.render.ndb import SERVICE_SQL_MODE
 from config.catalog import ConfigFile, Container, DatabaseRef, Service
 from config.openstack_layout import (
-    RABBITMQ_PORT,
     RABBITMQ_USER,
     RABBITMQ_VHOST,
     ControlPlaneLayout,
     Placed,
     ServiceContainer,
 )
+from config.placeholders import SECRET_PLACEHOLDERS, Placeholders
+from config.service_secrets import SECRET_FILES, ServiceSecrets
 from config.settings import Settings
 from config.topology import Topology
 
@@ -33,89 +42,92 @@ DOMAIN = "Default"
 DB_DRIVER = "mysql+pymysql"
 # Groups that oslo.db registers with mysql_sql_mode (placement's own group does not have it).
 _SQL_MODE_GROUPS = frozenset({"database", "api_database"})
+SECRET_CONFIG = "secrets.conf"  # the secret options' file, by its upload name
+
+Sections = dict[str, dict[str, str]]
 
 
-@dataclass(frozen=True)
-class ServiceSecrets:
-    database_password: str = ""
-    keystone_password: str = ""  # the service's own keystone user
-    rabbitmq_password: str = ""
-    admin_password: str = ""  # keystone's bootstrap only
-    domain_admin_password: str = ""  # the admin of the service's own domain (heat)
+@dataclass
+class SplitSections:
+    """INI sections split by whether an option's value holds a secret."""
+
+    plain: Sections = field(default_factory=dict)
+    secret: Sections = field(default_factory=dict)
+
+    def set(self, section: str, key: str, value: str, *, secret: bool = False) -> None:
+        (self.secret if secret else self.plain).setdefault(section, {})[key] = value
 
 
 def database_url(topology: Topology, service: Service, ref: DatabaseRef, password: str) -> str:
     """Through the SQL pool endpoint (HAProxy), never one SQL node."""
-    endpoint = topology.endpoint
+    endpoint = topology.endpoint.endpoint
     return (f"{DB_DRIVER}://{service.db_user}:{quote(password, safe='')}@"
-            f"{endpoint.address}:{endpoint.port}/{ref.database}?charset=utf8")
+            f"{endpoint}/{ref.database}?charset=utf8")
+
+
+def transport_url(layout: ControlPlaneLayout, password: str) -> str:
+    return (f"rabbit://{RABBITMQ_USER}:{quote(password, safe='')}@{layout.rabbitmq_endpoint}/"
+            f"{RABBITMQ_VHOST}")
 
 
 def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Service,
                  where: Placed, secrets: ServiceSecrets) -> dict[str, str]:
-    """The values of the catalog's ${name} fields for one container."""
+    """The values of the catalog's ${name} fields for one container (config/placeholders.py)."""
     api_port = where.backend_port if isinstance(where, ServiceContainer) else None
     if api_port is None and service.apis:
         api_port = next(iter(service.apis.values())).backend_port
-    keystone_path = "/v3"
-    return {
-        "bind_host": where.address,
-        "api_port": str(api_port or ""),
-        "keystone_internal_url": layout.internal_url("keystone", "public") + keystone_path,
-        "keystone_public_url": layout.public_url("keystone", "public") + keystone_path,
-        "region": settings.openstack.region,
-        "memcache_servers": layout.memcache_servers,
-        "transport_url": transport_url(layout, secrets.rabbitmq_password),
-        "service_password": secrets.keystone_password,
-        "public_host": layout.public_host,
-        "admin_user": settings.openstack.admin_user,
-        "admin_project": settings.openstack.admin_project,
-        "domain_admin_password": secrets.domain_admin_password,
-        **{f"port_{name}": str(api.backend_port) for name, api in service.apis.items()},
-    }
-
-
-def transport_url(layout: ControlPlaneLayout, password: str) -> str:
-    return (f"rabbit://{RABBITMQ_USER}:{quote(password, safe='')}@{layout.rabbitmq.address}:"
-            f"{RABBITMQ_PORT}/{RABBITMQ_VHOST}")
+    return Placeholders(
+        bind_host=where.address,
+        api_port=str(api_port or ""),
+        keystone_internal_url=layout.identity_url("internal"),
+        keystone_public_url=layout.identity_url("public"),
+        region=settings.openstack.region,
+        memcache_servers=layout.memcache_servers,
+        public_host=layout.public_host,
+        admin_user=settings.openstack.admin_user,
+        admin_project=settings.openstack.admin_project,
+        transport_url=transport_url(layout, secrets.rabbitmq_password),
+        service_password=secrets.keystone_password,
+        domain_admin_password=secrets.domain_admin_password,
+    ).values({name: api.backend_port for name, api in service.apis.items()})
 
 
 def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: Service,
-                      values: Mapping[str, str], secrets: ServiceSecrets
-                      ) -> dict[str, dict[str, str]]:
+                      values: Mapping[str, str], secrets: ServiceSecrets) -> SplitSections:
     """The sections every service writes the same way, chosen by the catalog's flags."""
-    out: dict[str, dict[str, str]] = {"DEFAULT": {"use_stderr": "true"}}  # docker logs
+    out = SplitSections()
+    out.set("DEFAULT", "use_stderr", "true")  # docker logs
     for ref in service.database_refs:
-        section = {"connection": database_url(topology, service, ref,
-                                              secrets.database_password)}
+        out.set(ref.section, "connection",
+                database_url(topology, service, ref, secrets.database_password), secret=True)
         if ref.section in _SQL_MODE_GROUPS:
             # oslo.db's default mode (TRADITIONAL) includes NO_ENGINE_SUBSTITUTION, which turns
             # the SQL nodes' InnoDB -> NDBCLUSTER substitution into error 3161.
-            section["mysql_sql_mode"] = SERVICE_SQL_MODE
-        out[ref.section] = section
+            out.set(ref.section, "mysql_sql_mode", SERVICE_SQL_MODE)
     if service.messaging:
-        out["DEFAULT"]["transport_url"] = values["transport_url"]
+        out.set("DEFAULT", "transport_url", values["transport_url"], secret=True)
     if service.cache:
-        out["cache"] = {"backend": "oslo_cache.memcache_pool", "enabled": "true",
-                        "memcache_servers": values["memcache_servers"]}
+        for key, value in (("backend", "oslo_cache.memcache_pool"), ("enabled", "true"),
+                           ("memcache_servers", values["memcache_servers"])):
+            out.set("cache", key, value)
 
-    def credentials() -> dict[str, str]:
-        return {"auth_type": "password", "auth_url": values["keystone_internal_url"],
-                "project_domain_name": DOMAIN, "user_domain_name": DOMAIN,
-                "project_name": SERVICE_PROJECT, "username": service.name,
-                "password": secrets.keystone_password, "region_name": values["region"]}
+    def credentials(section: str) -> None:
+        for key, value in (("auth_type", "password"),
+                           ("auth_url", values["keystone_internal_url"]),
+                           ("project_domain_name", DOMAIN), ("user_domain_name", DOMAIN),
+                           ("project_name", SERVICE_PROJECT), ("username", service.name),
+                           ("region_name", values["region"])):
+            out.set(section, key, value)
+        out.set(section, "password", secrets.keystone_password, secret=True)
 
     if service.authtoken:
-        out["keystone_authtoken"] = {
-            "www_authenticate_uri": values["keystone_public_url"],
-            "memcached_servers": values["memcache_servers"],
-            "service_token_roles_required": "true",
-            **credentials(),
-        }
-    for flag, client in ((service.placement_client, "placement"),
-                         (service.nova_client, "nova"), (service.neutron_client, "neutron")):
-        if flag:
-            out[client] = {**credentials(), "valid_interfaces": "internal"}
+        out.set("keystone_authtoken", "www_authenticate_uri", values["keystone_public_url"])
+        out.set("keystone_authtoken", "memcached_servers", values["memcache_servers"])
+        out.set("keystone_authtoken", "service_token_roles_required", "true")
+        credentials("keystone_authtoken")
+    for client in service.clients:
+        credentials(client)
+        out.set(client, "valid_interfaces", "internal")
     return out
 
 
@@ -133,42 +145,85 @@ def _ini_value(value: object) -> str:
     return str(value)
 
 
-def _merged(*layers: Mapping[str, Mapping[str, str]]) -> dict[str, dict[str, str]]:
-    out: dict[str, dict[str, str]] = {}
+def _merged(*layers: Mapping[str, Mapping[str, str]]) -> Sections:
+    out: Sections = {}
     for layer in layers:
         for section, options in layer.items():
             out.setdefault(section, {}).update(options)
     return out
 
 
-def render_config_file(file: ConfigFile, values: Mapping[str, str],
-                       standard: Mapping[str, Mapping[str, str]] | None) -> str:
-    """One file: INI sections (standard ones first, if this is the service's main file) or a
-    text template; ${name} fields filled from `values`."""
-    if file.template is not None:
-        return string.Template(file.template).substitute(values)
-    assert file.sections is not None
-    own = {section: {key: string.Template(str(v)).substitute(values)
-                     if isinstance(v, str) else _ini_value(v) for key, v in options.items()}
-           for section, options in file.sections.items()}
-    return render_ini(_merged(standard or {}, own))
+def _uses_secret(value: object) -> bool:
+    if not isinstance(value, str):
+        return False
+    found = {named or braced
+             for _, named, braced, _ in string.Template.pattern.findall(value)}
+    return bool(found & SECRET_PLACEHOLDERS)
+
+
+def own_sections(file: ConfigFile, values: Mapping[str, str]) -> SplitSections:
+    """A catalog file's INI sections with ${name} fields filled, split by secrecy."""
+    out = SplitSections()
+    for section, options in (file.sections or {}).items():
+        for key, v in options.items():
+            text = string.Template(v).substitute(values) if isinstance(v, str) else _ini_value(v)
+            out.set(section, key, text, secret=_uses_secret(v))
+    return out
+
+
+def _main_file(service: Service) -> str | None:
+    """The service's first INI file: it carries the standard sections."""
+    return next((n for n, f in service.config_files.items() if f.sections is not None), None)
 
 
 def render_service_files(settings: Settings, topology: Topology, layout: ControlPlaneLayout,
-                         service: Service, *, where: Placed, secrets: ServiceSecrets
-                         ) -> dict[str, str]:
-    """Every config file of one container of `service`, by its name in `file_dests`. The
-    first INI file is the service's main file and carries the standard sections."""
-    values = placeholders(settings, layout, service, where, secrets)
-    standard = standard_sections(topology, layout, service, values, secrets)
+                         service: Service, *, where: Placed) -> dict[str, str]:
+    """Every plain config file of one container, by its name in `file_dests`: no secret
+    reaches this function, so none can reach these texts."""
+    values = placeholders(settings, layout, service, where, ServiceSecrets())
+    standard = standard_sections(topology, layout, service, values, ServiceSecrets())
+    main = _main_file(service)
     out = {}
-    main = next((n for n, f in service.config_files.items() if f.sections is not None), None)
     for name, file in service.config_files.items():
-        out[name] = render_config_file(file, values, standard if name == main else None)
+        if file.template is not None:  # the catalog refuses secret fields in templates
+            out[name] = string.Template(file.template).substitute(values)
+            continue
+        own = own_sections(file, values)
+        out[name] = render_ini(_merged(standard.plain if name == main else {}, own.plain))
     uwsgi = _uwsgi(service, where)
     if uwsgi is not None:
         name, container = uwsgi
         out[name] = render_uwsgi_ini(container, values)
+    return out
+
+
+def secret_sections(settings: Settings, topology: Topology, layout: ControlPlaneLayout,
+                    service: Service, *, where: Placed, secrets: ServiceSecrets) -> Sections:
+    """Every secret option of one container's files, merged (one oslo.config namespace)."""
+    values = placeholders(settings, layout, service, where, secrets)
+    standard = standard_sections(topology, layout, service, values, secrets)
+    own = [own_sections(f, values).secret for f in service.config_files.values()]
+    return _merged(standard.secret, *own)
+
+
+def has_secret_config(settings: Settings, topology: Topology, layout: ControlPlaneLayout,
+                      service: Service, where: Placed) -> bool:
+    return bool(secret_sections(settings, topology, layout, service, where=where,
+                                secrets=ServiceSecrets()))
+
+
+def render_secret_files(settings: Settings, topology: Topology, layout: ControlPlaneLayout,
+                        service: Service, *, where: Placed, secrets: ServiceSecrets,
+                        names: tuple[str, ...]) -> dict[str, str]:
+    """The texts of the secret files `names` (from `secret_dests`): `SECRET_CONFIG` holds
+    only secret options; a {secret:<file>} file holds just its secret."""
+    out = {}
+    for name in names:
+        if name == SECRET_CONFIG:
+            out[name] = render_ini(secret_sections(settings, topology, layout, service,
+                                                   where=where, secrets=secrets))
+        else:
+            out[name] = SECRET_FILES[name](secrets)
     return out
 
 
@@ -181,12 +236,22 @@ def _uwsgi(service: Service, where: Placed) -> tuple[str, Container] | None:
 
 
 def file_dests(service: Service, where: Placed) -> dict[str, str]:
-    """File name -> where kolla_start puts it, for every file of one container."""
+    """Plain file name -> where kolla_start puts it, for every plain file of one container."""
     out = {name: f.dest for name, f in service.config_files.items()}
     uwsgi = _uwsgi(service, where)
     if uwsgi is not None:
         out[uwsgi[0]] = f"{config_dir(service)}/{uwsgi[0]}"
     return out
+
+
+def secret_config_dest(service: Service) -> str:
+    """Where the secret options land: the oslo.config directory of the service's project."""
+    return f"{config_dir(service)}/{service.name}.conf.d/{SECRET_CONFIG}"
+
+
+def secret_dest(service: Service, name: str) -> str:
+    """Where a {secret:<file>} lands in the container: beside the service's main config."""
+    return f"{config_dir(service)}/{name}"
 
 
 def container_command(service: Service, where: ServiceContainer) -> str:
@@ -230,11 +295,6 @@ add-header = Connection: close
 def config_dir(service: Service) -> str:
     first = next(iter(service.config_files.values()))
     return str(PurePosixPath(first.dest).parent)
-
-
-def secret_dest(service: Service, name: str) -> str:
-    """Where a secret file lands in the container: beside the service's main config file."""
-    return f"{config_dir(service)}/{name}"
 
 
 def fernet_key(random_base64: str) -> str:

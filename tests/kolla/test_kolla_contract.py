@@ -22,22 +22,17 @@ from pathlib import Path
 
 import pytest
 
-from components.render.control_plane import container_paths, render_bootstrap, secret_files
 from components.render.kolla import (
     BOOTSTRAP_COMMAND,
-    BOOTSTRAP_SCRIPT,
+    KOLLA_CONFIG_DIR,
     fernet_source,
-    render_config_json,
 )
-from components.render.openstack import (
-    ServiceSecrets,
-    container_command,
-    file_dests,
-    render_service_files,
-)
+from components.render.openstack import container_command
+from components.render.service import ContainerArtifacts, render_service
 from config import build_topology
 from config.catalog import load_catalog
-from config.openstack_layout import Placed, ServiceContainer, ServiceLayout, build_layout
+from config.openstack_layout import ServiceContainer, ServiceLayout, build_layout
+from config.service_secrets import ServiceSecrets
 from testbed.pytest_support import unavailable
 from tests.stacks import settings_for
 
@@ -103,38 +98,34 @@ def test_catalog_images_and_health_checks_are_kollas() -> None:
     assert "'uwsgi'," in (docker / "openstack-base" / "Dockerfile.j2").read_text()
 
 
-def _containers(service: ServiceLayout) -> list[Placed]:
-    return [*([service.bootstrap] if service.bootstrap else []), *service.containers]
-
-
-def _uploads(service: ServiceLayout, where: Placed, workdir: Path) -> tuple[Path, str, str]:
-    """The files the program uploads into one container: (dir, command, user)."""
+def _containers(service: ServiceLayout) -> list[ContainerArtifacts]:
     settings = settings_for("dev")
-    layout = build_layout(settings)
-    spec = service.service
-    files = render_service_files(settings, build_topology(settings), layout, spec,
-                                 where=where, secrets=SECRETS)
-    secrets: dict[str, str] = {}
+    artifacts = render_service(settings, build_topology(settings), build_layout(settings),
+                               service)
+    return [*([artifacts.bootstrap] if artifacts.bootstrap else []), *artifacts.containers]
+
+
+def _uploads(service: ServiceLayout, container: ContainerArtifacts, workdir: Path
+             ) -> tuple[Path, str, str]:
+    """The files the program uploads into the Kolla config dir of one container, plain and
+    secret (rendered from SECRETS), written as they are uploaded: (dir, command, user)."""
+    spec, where = service.spec, container.placed
     if isinstance(where, ServiceContainer):
         command = container_command(spec, where)
         user = spec.containers[where.role].user
     else:  # the bootstrap container
         assert spec.bootstrap is not None
-        secrets = secret_files(spec)
         command = BOOTSTRAP_COMMAND
         user = spec.bootstrap.user
-        files[BOOTSTRAP_SCRIPT] = render_bootstrap(settings, layout, service,
-                                                   container_paths(service))
     directory = workdir / where.name
     directory.mkdir(parents=True)
-    for name, text in files.items():
+    for file in container.files:
+        if file.path.startswith(KOLLA_CONFIG_DIR + "/"):
+            (directory / Path(file.path).name).write_text(file.text)
+    for name, text in container.render_secrets(SECRETS).items():
         (directory / name).write_text(text)
-    for name in secrets:
-        (directory / name).write_text(SECRETS.admin_password)
     for dest in spec.fernet_keys:
         (directory / Path(fernet_source(dest)).name).write_text("a" * 43 + "=")
-    (directory / "config.json").write_text(
-        render_config_json(spec, command, user, file_dests(spec, where), secrets))
     return directory, command, user
 
 
@@ -145,8 +136,9 @@ def test_set_configs_places_every_file(name: str, tmp_path: Path) -> None:
         unavailable("needs root and unshare (a private mount namespace)")
     layout = build_layout(settings_for("dev"))
     service = layout.service(name)
-    for where in _containers(service):
-        directory, command, user = _uploads(service, where, tmp_path)
+    for container in _containers(service):
+        where = container.placed
+        directory, command, user = _uploads(service, container, tmp_path)
         done = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "--fork", "bash", "-c",
              _NAMESPACE_SCRIPT, "namespace", str(directory),

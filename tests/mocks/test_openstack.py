@@ -41,12 +41,13 @@ def test_every_enabled_service_has_its_containers(stack: str) -> None:
     r = run(stack)
     layout = build_layout(settings_for(stack))
     components = {c.name: c for c in r.of_type(SERVICE)}
-    assert set(components) == set(layout.enabled)
+    assert set(components) == {f"openstack-{n}" for n in layout.enabled}
     for service in layout.services:
-        containers = {c.name for c in children(r, components[service.service.name], CONTAINER)}
-        expected = {c.name for c in service.containers}
+        containers = {c.inputs["name"]
+                      for c in children(r, components[f"openstack-{service.name}"], CONTAINER)}
+        expected = {c.container_name for c in service.containers}
         if service.bootstrap is not None:
-            expected.add(f"{service.service.name}-bootstrap")
+            expected.add(service.bootstrap.container_name)
         assert containers == expected
 
 
@@ -58,7 +59,7 @@ def test_order_database_migration_gate_service_registration(stack: str) -> None:
         containers = [c for c in children(r, component, CONTAINER)
                       if c.name != f"{name}-bootstrap"]
         registration = [x for x in children(r, component) if x.type.startswith("openstack:")]
-        if name == "horizon":
+        if name == "openstack-horizon":
             assert not [x for x in children(r, component) if x.type == DATABASE]
             continue
         database = r.by_name(f"{name}-database")
@@ -69,7 +70,7 @@ def test_order_database_migration_gate_service_registration(stack: str) -> None:
         assert not r.depends_transitively(bootstrap, gate)
         for container in containers:
             assert r.depends_transitively(container, gate), container.name
-        if name == "keystone":
+        if name == "openstack-keystone":
             assert registration == []  # keystone-manage bootstrap registers keystone
             continue
         assert {x.type for x in registration} >= {USER, ENDPOINT}
@@ -82,23 +83,25 @@ def test_order_database_migration_gate_service_registration(stack: str) -> None:
 def test_services_wait_for_their_dependencies_and_the_cluster(stack: str) -> None:
     r = run(stack)
     endpoint = r.by_name("ndb-sql-endpoint")
-    nova_db = r.by_name("nova-database")
+    nova_db = r.by_name("openstack-nova-database")
     assert r.depends_transitively(nova_db, endpoint)
     # depends_on a component waits for its children: here, their containers
     for dependency in ("keystone-api-1", "glance-api-1", "placement-api-1", "neutron-server-1"):
-        assert r.depends_transitively(nova_db, r.by_name(dependency))
-    assert not r.depends_transitively(r.by_name("glance-database"), r.by_name("nova-api-1"))
-    assert r.depends_transitively(r.by_name("keystone-bootstrap"),
+        assert r.depends_transitively(nova_db, r.by_name(f"openstack-{dependency}"))
+    assert not r.depends_transitively(r.by_name("openstack-glance-database"),
+                                      r.by_name("openstack-nova-api-1"))
+    assert r.depends_transitively(r.by_name("openstack-keystone-bootstrap"),
                                   r.by_name("openstack-infra-rabbitmq"))
 
 
 def test_registration_uses_the_keystone_admin_provider_and_the_layout_urls() -> None:
     r = run("dev")
     endpoints = {x.name: x.inputs for x in r.of_type(ENDPOINT)}
-    assert endpoints["nova-endpoint-public"]["url"] == "http://127.0.0.1:8774/v2.1"
-    assert endpoints["nova-endpoint-internal"]["url"] == "http://172.28.0.196:8774/v2.1"
-    assert endpoints["glance-endpoint-admin"]["endpointRegion"] == "RegionOne"
-    provider = r.by_name("keystone-admin")
+    assert endpoints["openstack-nova-endpoint-public"]["url"] == "http://127.0.0.1:8774/v2.1"
+    assert endpoints["openstack-nova-endpoint-internal"]["url"] == \
+        "http://172.28.0.196:8774/v2.1"
+    assert endpoints["openstack-glance-endpoint-admin"]["endpointRegion"] == "RegionOne"
+    provider = r.by_name("openstack-keystone-admin")
     assert provider.inputs["authUrl"] == "http://127.0.0.1:5000/v3"
 
 
@@ -111,9 +114,15 @@ def test_migrations_run_with_the_adaptation_and_wait(stack: str) -> None:
         assert bootstrap.inputs["attach"] is True and bootstrap.inputs["mustRun"] is False
         uploaded = {u["file"] for u in uploads(bootstrap)}
         assert "/opt/openstack-ndb/ndb_adapt/site/sitecustomize.py" in uploaded
-    for gate in [x for x in r.of_type("command:local:Command") if x.name.endswith("-ndb-gate")]:
+    gates = [x for x in r.of_type("command:local:Command") if x.name.endswith("-ndb-gate")]
+    assert len(gates) == 7
+    for gate in gates:
         env = unwrap(gate.inputs["environment"])  # secret as a whole: it holds the password
-        assert env["MIGRATION_EXIT_CODE"] == "0"
+        bootstrap = r.by_name(gate.name.replace("-ndb-gate", "-bootstrap"))
+        # the exit code the gate reads is the bootstrap container's own output
+        assert bootstrap.urn in gate.property_dependencies["environment"]
+        assert gate.property_dependencies["triggers"] == [bootstrap.urn]
+        assert env["MIGRATION_CONTAINER"] == bootstrap.inputs["name"]
         assert env["NDB_FIT"].endswith("-m ndb_fit")
         assert f"{env['NDB_FIT_HOST']}:{env['NDB_FIT_PORT']}" == r.outputs["sqlEndpoint"]
 
@@ -138,28 +147,31 @@ def test_no_generated_secret_in_plain_text(stack: str) -> None:
             continue
         for needle in needles:
             assert _plain(res.raw_inputs, needle) == 0, (res.name, needle)
-    files = [u for c in r.of_type(CONTAINER) for u in uploads(c)]
-    conf = [u for u in files if u["file"].endswith("/nova.conf")]
-    assert conf and all("mock-password-nova-db-password" in u["content"] for u in conf)
+    files = [u for c in r.of_type(CONTAINER) if c.name.startswith("openstack-nova-")
+             for u in uploads(c)]
+    conf = [unwrap(u["content"]) for u in files if u["file"].endswith("/secrets.conf")]
+    assert conf and all("mock-password-openstack-nova-db-password" in c for c in conf)
     assert r.outputs["openrc"].count("mock-password-openstack-admin-password") == 1
 
 
 def test_heat_owns_a_domain_for_its_stack_users() -> None:
     r = run("dev")
-    domain = r.by_name("heat-domain")
+    domain = r.by_name("openstack-heat-domain")
     assert domain.inputs["isDomain"] is True and domain.inputs["name"] == "heat"
-    admin = r.by_name("heat-domain-admin")
+    admin = r.by_name("openstack-heat-domain-admin")
     assert admin.inputs["name"] == "heat_domain_admin"
-    assert unwrap(admin.inputs["password"]) == "mock-password-heat-domain-admin-password"
+    password = "mock-password-openstack-heat-domain-admin-password"
+    assert unwrap(admin.inputs["password"]) == password
     assert _plain(admin.raw_inputs, "mock-password-") == 0  # a secret in the request
-    grant = r.by_name("heat-domain-admin-role")
+    grant = r.by_name("openstack-heat-domain-admin-role")
     assert grant.inputs["roleId"] == "role-admin" and "domainId" in grant.inputs
-    assert {r.by_name(f"heat-role-{n}").inputs["name"]
+    assert {r.by_name(f"openstack-heat-role-{n}").inputs["name"]
             for n in ("heat_stack_owner", "heat_stack_user")} == {"heat_stack_owner",
                                                                   "heat_stack_user"}
-    conf = next(u["content"] for u in uploads(r.by_name("heat-engine-1"))
-                if u["file"].endswith("/heat.conf"))
-    assert "stack_domain_admin = heat_domain_admin" in conf
-    assert "stack_domain_admin_password = mock-password-heat-domain-admin-password" in conf
-    for other in ("nova-domain", "keystone-domain"):
+    files = {u["file"]: unwrap(u["content"]) for u in uploads(r.by_name("openstack-heat-engine-1"))}
+    conf = files["/var/lib/kolla/config_files/heat.conf"]
+    assert "stack_domain_admin = heat_domain_admin" in conf and password not in conf
+    secret = files["/var/lib/kolla/config_files/secrets.conf"]
+    assert f"stack_domain_admin_password = {password}" in secret
+    for other in ("openstack-nova-domain", "openstack-keystone-domain"):
         assert not [x for x in r.resources if x.name == other]

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.mock_program import ROOT, SECRET_SIG, Run, run_program, stack_config
+from tests.stacks import settings_for
 
 CONTAINER = "docker:index/container:Container"
 COMMAND = "command:local:Command"
@@ -129,12 +130,26 @@ def test_management_nodes_and_sql_nodes_are_chained_too(stack: str) -> None:
 
 
 def test_config_change_runs_a_rolling_restart_not_a_replacement() -> None:
-    r = run("dev")
-    restart = r.by_name("ndb-group-0-rolling-restart")
-    assert "restart" in restart.inputs["update"]
-    assert "restart" not in restart.inputs["create"]
-    assert len(restart.inputs["environment"]["CONFIG_INI_SHA256"]) == 64
-    assert "triggers" not in restart.inputs  # a trigger change would replace, not update
+    """A data node parameter changes: the group's restart command sees a new config.ini
+    (an update, which runs its `update` script), while no data node container changes (no
+    replacement): the manual's rolling restart does the work, one node at a time."""
+    before = run("dev")
+    config = dict(stack_config("dev"))
+    data = dict(config["openstack-ndb:dataNodes"])
+    data["parameters"] = {**data["parameters"], "TimeBetweenLocalCheckpoints": 21}
+    config["openstack-ndb:dataNodes"] = data
+    after = run_program(config, "dev")
+    old, new = (r.by_name("ndb-group-0-rolling-restart") for r in (before, after))
+    assert old.inputs["environment"]["CONFIG_INI_SHA256"] != \
+        new.inputs["environment"]["CONFIG_INI_SHA256"]
+    assert {k: v for k, v in old.inputs.items() if k != "environment"} == \
+        {k: v for k, v in new.inputs.items() if k != "environment"}
+    assert "restart" in new.inputs["update"] and "restart" not in new.inputs["create"]
+    assert "triggers" not in new.inputs  # a trigger change would replace, not update
+    for c in containers(before, "ndbmtd"):
+        assert after.by_name(c.name).inputs == c.inputs, c.name
+    mgmd = containers(after, "ndb_mgmd")[0]
+    assert "TimeBetweenLocalCheckpoints=21" in mgmd.inputs["uploads"][0]["content"]
 
 
 @pytest.mark.parametrize("stack,protected", [("dev", False), ("prod", True)])
@@ -169,13 +184,20 @@ def test_no_password_in_plain_text(stack: str) -> None:
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_gates_run_docker_exec_against_the_mgmd_host(stack: str) -> None:
-    r = run(stack)
-    for gate in r.of_type(COMMAND):
-        if gate.name.endswith("-ndb-gate"):
-            continue  # the OpenStack services' NDB gates run ndb_fit (tests/mocks/test_openstack)
+    """A management node's gate asks that node; every other NDB gate the first one: in its
+    container, on its host."""
+    from config import build_topology
+
+    settings = settings_for(stack)
+    management = {m.name: m for m in build_topology(settings).management}
+    ndb_gates = [g for g in run(stack).of_type(COMMAND) if not g.name.endswith("-ndb-gate")]
+    assert ndb_gates
+    for gate in ndb_gates:
+        own = gate.name.removesuffix("-gate")
+        mgm = management.get(own, next(iter(management.values())))
         env = gate.inputs["environment"]
-        assert env["NDB_MGM"].startswith("docker exec ") and env["NDB_MGM"].endswith(" ndb_mgm")
-        assert env["DOCKER_HOST"].startswith(("unix://", "ssh://"))
+        assert env["NDB_MGM"] == f"docker exec {mgm.container_name} ndb_mgm", gate.name
+        assert env["DOCKER_HOST"] == settings.host(mgm.host).endpoint, gate.name
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
@@ -183,13 +205,26 @@ def test_components_follow_pulumi_guidelines(stack: str) -> None:
     r = run(stack)
     components = [x for x in r.resources if not x.custom]
     tokens = {c.type for c in components}
-    assert tokens == {"openstack-ndb:ndb:NdbManagementNode", "openstack-ndb:ndb:NdbDataNodeGroup",
-                      "openstack-ndb:ndb:SqlNodePool", "openstack-ndb:openstack:OpenStackService",
+    assert tokens == {"openstack-ndb:ndb:Cluster", "openstack-ndb:ndb:NdbManagementNode",
+                      "openstack-ndb:ndb:NdbDataNodeGroup", "openstack-ndb:ndb:SqlNodePool",
+                      "openstack-ndb:openstack:ControlPlane",
+                      "openstack-ndb:openstack:OpenStackService",
                       "openstack-ndb:openstack:ControlPlaneInfrastructure"}
     for child in r.resources:
         parent = next((c for c in components if c.urn == child.parent), None)
         if parent is not None:
-            assert child.name.startswith(parent.name), (child.name, parent.name)
+            assert child.name.startswith(parent.name + "-"), (child.name, parent.name)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_stack_root_holds_two_components(stack: str) -> None:
+    """What `pulumi preview` shows at the top: the NDB cluster and the control plane; every
+    provider, image, network, password and service sits below one of them."""
+    r = run(stack)
+    urns = {x.urn for x in r.resources}
+    roots = [(x.type, x.name) for x in r.resources if x.parent not in urns]
+    assert sorted(roots) == [("openstack-ndb:ndb:Cluster", "ndb"),
+                             ("openstack-ndb:openstack:ControlPlane", "openstack")]
 
 
 def test_outputs() -> None:
@@ -225,6 +260,9 @@ def test_invalid_config_registers_nothing() -> None:
 
     config = dict(stack_config("dev"))
     config["openstack-ndb:dataNodes"] = {"count": 3}
+    recorded = Run()
     with pytest.raises(SettingsError, match=r"dataNodes\.count"):
-        r = run_program(config, "dev")
-        assert r.resources == []
+        run_program(config, "dev", record=recorded)
+    assert recorded.resources == []
+    run_program(stack_config("dev"), "dev", record=recorded)  # the recording itself works
+    assert recorded.resources

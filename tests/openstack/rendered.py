@@ -4,8 +4,10 @@ The dev stack's config files for the service's bootstrap container come from
 `components/render/openstack.py` with known secrets; the only changes are where things are:
 the cluster's addresses become the test bed's (`TestCluster.localise`: the SQL endpoint is
 the test bed's HAProxy), memcached's address becomes a real memcached started here, and the
-container paths under the service's config directory move into a temp dir. The bootstrap
-script is `render_bootstrap` with those paths: the catalog's very lines, with the NDB
+container paths under the service's config directory move into a temp dir. The secret
+options are in their own file in `<config dir>/<service>.conf.d/`, found by oslo.config's
+default search as in the container: HOME is the config dir, so `~/<service>.conf.d` is it.
+The bootstrap script is `render_bootstrap` with those paths: the catalog's very lines, with the NDB
 adaptation on, run by bash with the service's PyPI venv first on PATH.
 """
 
@@ -25,14 +27,18 @@ from typing import Any
 from components.database import AdminEndpoint, ServiceAccount, create_or_adopt
 from components.render.control_plane import render_bootstrap, secret_files
 from components.render.openstack import (
-    ServiceSecrets,
+    SECRET_CONFIG,
     config_dir,
     fernet_key,
     file_dests,
     render_service_files,
+    secret_config_dest,
 )
+from components.render.service import render_service
 from config import Settings, build_topology
+from config.catalog import Service
 from config.openstack_layout import ControlPlaneLayout, build_layout
+from config.service_secrets import ServiceSecrets
 from testbed.cluster import TestCluster
 from testbed.pytest_support import require_tool
 from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env
@@ -50,6 +56,7 @@ class Rendered:
     root: Path
     files: dict[str, Path]  # catalog file name -> its path under root
     script: Path
+    home: Path  # the service's config dir under root: oslo.config finds its .conf.d there
 
 
 @dataclass(frozen=True)
@@ -89,7 +96,7 @@ class RenderedServices:
 
     def localise(self, text: str, root: Path, service: str) -> str:
         """Addresses, and the paths under the service's config directory (key repositories)."""
-        directory = config_dir(self.layout.service(service).service)
+        directory = config_dir(self.layout.service(service).spec)
         return self.addresses(text).replace(directory + "/", f"{root}{directory}/")
 
     def render(self, name: str, container: str | None = None) -> Rendered:
@@ -97,12 +104,14 @@ class RenderedServices:
         and the bootstrap script under workdir/<container>."""
         service = self.layout.service(name)
         assert service.bootstrap is not None
-        where = next((c for c in service.containers if c.name == container), service.bootstrap)
-        spec = service.service
+        artifacts = render_service(self.settings, self.topology, self.layout, service)
+        every = [*([artifacts.bootstrap] if artifacts.bootstrap else []), *artifacts.containers]
+        this = next(c for c in every if c.placed.name == (container or c.placed.name))
+        where = this.placed
+        spec = service.spec
         root = self.workdir / where.name
-        secrets = secrets_for(name)
         texts = render_service_files(self.settings, self.topology, self.layout, spec,
-                                     where=where, secrets=secrets)
+                                     where=where)
         files = {}
         for file_name, dest in file_dests(spec, where).items():
             path = root / dest.lstrip("/")
@@ -110,10 +119,13 @@ class RenderedServices:
             path.write_text(self.localise(texts[file_name], root, name))
             files[file_name] = path
         paths = {f"conf:{n}": str(p) for n, p in files.items()}
-        for secret, dest in secret_files(spec).items():
-            path = root / dest.lstrip("/")
+        # The secret files as the container gets them: the secret options in the service's
+        # .conf.d, each {secret:<file>} beside its config.
+        secret_dests = _secret_dests(spec, this.secret_files)
+        for secret, text in this.render_secrets(secrets_for(name)).items():
+            path = root / secret_dests[secret].lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(secrets.admin_password)
+            path.write_text(self.localise(text, root, name))
             paths[f"secret:{secret}"] = str(path)
         for dest in spec.fernet_keys:  # the program uploads RandomBytes keys, made once
             path = root / dest.lstrip("/")
@@ -123,11 +135,11 @@ class RenderedServices:
         script = root / "bootstrap.sh"
         script.write_text(self.addresses(
             render_bootstrap(self.settings, self.layout, service, paths)))
-        return Rendered(root, files, script)
+        return Rendered(root, files, script, root / config_dir(spec).lstrip("/"))
 
     def prepare(self, name: str, admin: AdminEndpoint) -> None:
         """The service's databases and account, as its ServiceDatabase makes them."""
-        spec = self.layout.service(name).service
+        spec = self.layout.service(name).spec
         account = ServiceAccount(spec.db_user, "%", secrets_for(name).database_password)
         create_or_adopt(admin, account, list(spec.databases))
 
@@ -141,12 +153,13 @@ class RenderedServices:
     def serve(self, name: str, container: str) -> Iterator[str]:
         """The container's rendered files under uWSGI (its `wsgi` module, the rendered ini);
         yields the base URL."""
-        files = self.render(name, container).files
+        rendered = self.render(name, container)
+        files = rendered.files
         main = files[f"{name}.conf"]
         # In the container the app finds its config in /etc/<service>; here it is told where.
         where = {"keystone": {"OS_KEYSTONE_CONFIG_FILES": str(main)},
                  "placement": {"OS_PLACEMENT_CONFIG_DIR": str(main.parent)}}[name]
-        env = {**service_env(adapt=True), **where}
+        env = {**service_env(adapt=True), **where, "HOME": str(rendered.home)}
         ini = next(path for file, path in files.items() if file.startswith("uwsgi-"))
         with uwsgi_serving(SERVICES[name].venv(), ini, env) as url:
             yield url
@@ -169,6 +182,7 @@ class RenderedServices:
     def bootstrap(self, name: str, rendered: Rendered) -> Run:
         venv = SERVICES[name].venv()
         env = service_env(adapt=True)
+        env["HOME"] = str(rendered.home)  # oslo.config: ~/<service>.conf.d, the secrets
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         start = time.monotonic()
         done = subprocess.run(["bash", str(rendered.script)], env=env, cwd=rendered.root,
@@ -177,6 +191,12 @@ class RenderedServices:
         output = done.stdout + done.stderr
         (rendered.root / "bootstrap.log").write_text(output)
         return Run(done.returncode, output, time.monotonic() - start)
+
+
+def _secret_dests(spec: Service, names: tuple[str, ...]) -> dict[str, str]:
+    """Where each secret file lands in the container (config.json says the same)."""
+    return {n: secret_config_dest(spec) if n == SECRET_CONFIG else secret_files(spec)[n]
+            for n in names}
 
 
 @contextmanager

@@ -1,4 +1,5 @@
-"""The rendered rabbitmq.conf, read by a real RabbitMQ (Debian's rabbitmq-server), and the
+"""The rendered RabbitMQ config directory (plain settings, then the password alone), read by
+a real RabbitMQ (Debian's rabbitmq-server), and the
 rendered transport_url used by oslo.messaging's own driver stack (kombu, from nova's PyPI
 venv) to log in: the user, password and vhost the services are configured with exist.
 
@@ -19,7 +20,12 @@ from pathlib import Path
 
 import pytest
 
-from components.render.infra import render_rabbitmq_conf
+from components.render.infra import (
+    RABBITMQ_CONF_PATH,
+    RABBITMQ_PASSWORD_PATH,
+    render_rabbitmq_conf,
+    render_rabbitmq_password,
+)
 from components.render.openstack import transport_url
 from config.openstack_layout import RABBITMQ_PORT, build_layout
 from testbed.pytest_support import require_tool, unavailable
@@ -48,15 +54,24 @@ def test_rendered_rabbitmq_conf_lets_the_services_log_in(rabbit_dir: Path) -> No
         unavailable("nova's venv (kombu) is missing; run make openstack-venvs")
     layout = build_layout(settings_for("dev"))
     port, dist_port, epmd_port = free_port(), free_port(), free_port()
-    conf = render_rabbitmq_conf(layout, "rabbit-pw/1")
+    conf = render_rabbitmq_conf(layout)
+    assert "rabbit-pw" not in conf  # the plain file holds no password
     local = f"127.0.0.1:{port}"
     conf = conf.replace(f"0.0.0.0:{RABBITMQ_PORT}", local)
     assert local in conf
-    (tmp_path / "rabbitmq.conf").write_text(conf)
-    shutil.chown(tmp_path, "rabbitmq", "rabbitmq")
+    # The container's config directory, as RabbitMQ reads it: every file, in name order.
+    conf_d = tmp_path / "conf.d"
+    conf_d.mkdir()
+    (conf_d / Path(RABBITMQ_CONF_PATH).name).write_text(conf)
+    (conf_d / Path(RABBITMQ_PASSWORD_PATH).name).write_text(
+        render_rabbitmq_password("rabbit-pw/1"))
+    for path in (tmp_path, conf_d, *conf_d.iterdir()):
+        shutil.chown(path, "rabbitmq", "rabbitmq")
     env = {
         **os.environ, "HOME": str(tmp_path),
-        "RABBITMQ_CONFIG_FILE": str(tmp_path / "rabbitmq.conf"),
+        # no main rabbitmq.conf: only the directory, as the image's conf.d
+        "RABBITMQ_CONFIG_FILE": str(tmp_path / "absent.conf"),
+        "RABBITMQ_CONFIG_FILES": str(conf_d),
         "RABBITMQ_MNESIA_BASE": str(tmp_path / "mnesia"),
         "RABBITMQ_LOG_BASE": str(tmp_path / "log"),
         "RABBITMQ_NODENAME": "osndb-test@localhost", "RABBITMQ_DIST_PORT": str(dist_port),

@@ -15,43 +15,61 @@ from cryptography.fernet import Fernet
 
 from components.render.control_plane import control_plane_scripts, render_bootstrap
 from components.render.haproxy import render_api_haproxy_cfg
-from components.render.infra import render_openrc, render_rabbitmq_conf
+from components.render.infra import (
+    render_openrc,
+    render_rabbitmq_conf,
+    render_rabbitmq_password,
+)
 from components.render.kolla import render_config_json
 from components.render.ndb import SERVICE_SQL_MODE
 from components.render.openstack import (
-    ServiceSecrets,
+    SECRET_CONFIG,
     container_command,
     fernet_key,
     file_dests,
     render_service_files,
 )
+from components.render.service import render_service
 from config import build_topology
+from config.addressing import SERVICE_BLOCK, usable_offsets
 from config.catalog import Catalog, load_catalog
 from config.openstack_layout import build_layout, offsets_needed
-from config.sizing import known_services
+from config.service_secrets import ServiceSecrets
 from testbed.pytest_support import require_tool
 from tests.stacks import STACKS, settings_for
 
 SECRETS = ServiceSecrets(database_password="db/pw:@1", keystone_password="ks-pw",
-                         rabbitmq_password="rb-pw", admin_password="admin-pw")
+                         rabbitmq_password="rb-pw", admin_password="admin-pw",
+                         domain_admin_password="dom-pw")
 
 
-def all_files(stack: str) -> dict[tuple[str, str], str]:
-    """(container, file name) -> text, for every container of every enabled service."""
+def all_files(stack: str, *, secret: bool = True) -> dict[tuple[str, str], str]:
+    """(container, file name) -> text, for every container of every enabled service: its
+    plain files, and (secret=True) its secret files rendered from SECRETS."""
     settings = settings_for(stack)
     topo, layout = build_topology(settings), build_layout(settings)
     out = {}
     for s in layout.services:
-        places = [*([s.bootstrap] if s.bootstrap else []), *s.containers]
-        for where in places:
-            files = render_service_files(settings, topo, layout, s.service, where=where,
-                                         secrets=SECRETS)
+        arts = render_service(settings, topo, layout, s)
+        for container in [*([arts.bootstrap] if arts.bootstrap else []), *arts.containers]:
+            where = container.placed
+            files = render_service_files(settings, topo, layout, s.spec, where=where)
             out.update({(where.name, n): text for n, text in files.items()})
+            if secret:
+                out.update({(where.name, n): text
+                            for n, text in container.render_secrets(SECRETS).items()})
     return out
 
 
+def merged(files: dict[tuple[str, str], str], container: str, name: str) -> str:
+    """A container's INI file with its secret options, as oslo.config reads them."""
+    secret = files.get((container, SECRET_CONFIG), "")
+    return files[(container, name)] + "\n" + secret.split("\n", 1)[1]
+
+
 def ini(text: str) -> configparser.ConfigParser:
-    parser = configparser.ConfigParser(interpolation=None)
+    # strict=False: a section may repeat, as across the files oslo.config merges
+    parser = configparser.ConfigParser(interpolation=None, strict=False)
     parser.read_string(text)
     return parser
 
@@ -61,9 +79,23 @@ def test_catalog_is_consistent() -> None:
     ports = [p for s in catalog.services.values() for a in s.apis.values()
              for p in (a.port, a.backend_port)]
     assert len(ports) == len(set(ports)), "two APIs share a port"
-    with_databases = {n for n, s in catalog.services.items() if s.databases}
-    assert with_databases <= set(known_services()), "a service's schema is not measured"
-    assert all(len(s.containers) + 1 <= 6 for s in catalog.services.values())  # BLOCK
+    assert all(s.ndb_sizing is not None for s in catalog.services.values() if s.databases)
+    assert all(len(s.containers) + 1 <= SERVICE_BLOCK for s in catalog.services.values())
+    slots = [s.slot for s in catalog.services.values()]
+    assert len(slots) == len(set(slots))
+    assert catalog.identity.name == "keystone" and catalog.identity.keystone is not None
+    assert catalog.identity.keystone.path == "/v3"
+
+
+def test_catalog_header_lists_every_placeholder() -> None:
+    """The placeholder list in catalog.yaml's header is config/placeholders.py's own."""
+    from config.catalog import CATALOG
+    from config.placeholders import placeholder_reference
+
+    header = [line.removeprefix("#   ") for line in CATALOG.read_text().splitlines()
+              if line.startswith("#   ")]
+    start = header.index(placeholder_reference()[0])
+    assert header[start:start + len(placeholder_reference())] == placeholder_reference()
 
 
 @pytest.mark.parametrize(("entry", "message"), [
@@ -72,30 +104,58 @@ def test_catalog_is_consistent() -> None:
     ({"configFiles": {"a.conf": {"dest": "/a", "template": "${nope}"}}}, "unknown placeholder"),
     ({"bootstrap": {"image": "x", "user": "x", "commands": ["x ${service_password}"]}},
      "secret fields"),
+    ({"configFiles": {"a.conf": {"dest": "/a", "template": "p=${transport_url}"}}},
+     "secret fields"),
+    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
+                             "healthcheck": ["x", "${domain_admin_password}"]}}},
+     "secret fields"),
     ({"dependsOn": ["swift"]}, "unknown services"),
+    ({"ndbSizing": None}, "needs ndbSizing"),
+    ({"slot": 0}, "slot: 0 is keystone's"),
+    ({"authtoken": True, "dependsOn": []}, "must list keystone"),
+    ({"containers": {f"c{i}": {"image": "x", "command": "x", "user": "x",
+                               "healthcheck": ["x"]} for i in range(SERVICE_BLOCK)}},
+     "at most 5 containers"),
+    ({"bootstrap": {"image": "x", "user": "x", "commands": ["x {secret:root-pw}"]}},
+     "unknown secret file"),
 ])
 def test_catalog_rejects_broken_entries(entry: dict[str, object], message: str) -> None:
+    keystone = {"slot": 0, "description": "identity", "databases": [],
+                "keystone": {"type": "identity", "api": "public", "path": "/v3"},
+                "apis": {"public": {"port": 3, "backendPort": 4}},
+                "containers": {"api": {"image": "k", "command": "k", "user": "k",
+                                       "api": "public", "healthcheck": ["x"]}}}
     base: dict[str, object] = {
-        "name": "demo", "description": "d", "databases": ["demo"],
+        "slot": 1, "description": "d", "databases": ["demo"], "dependsOn": ["keystone"],
+        "ndbSizing": {"version": "1", "tables": 1, "orderedIndexes": 1,
+                      "uniqueHashIndexes": 0, "foreignKeys": 0, "triggers": 1,
+                      "attributes": 3},
         "apis": {"api": {"port": 1, "backendPort": 2}},
         "containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
                                "healthcheck": ["x"]}},
         "configFiles": {"demo.conf": {"dest": "/etc/demo/demo.conf", "sections": {}}},
         "bootstrap": {"image": "x", "user": "x", "commands": ["demo-manage db_sync"]},
     }
+    services = {"keystone": {**keystone, "name": "keystone"},
+                "demo": {**base, **entry, "name": "demo"}}
+    Catalog.model_validate({"services": {"keystone": services["keystone"],
+                                         "demo": {**base, "name": "demo"}}})  # base is sound
     with pytest.raises(ValueError, match=message):
-        Catalog.model_validate({"services": {"demo": {**base, **entry}}})
+        Catalog.model_validate({"services": services})
 
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_database_connection_goes_through_the_sql_endpoint(stack: str) -> None:
     topo = build_topology(settings_for(stack))
     endpoint = f"@{topo.endpoint.address}:{topo.endpoint.port}/"
+    files = all_files(stack)
     seen = 0
-    for (container, name), text in all_files(stack).items():
-        if not text.lstrip("# \n").startswith("[") and "\n[" not in text:
+    for (container, name), text in files.items():
+        if name != SECRET_CONFIG:
             continue
         parser = ini(text)
+        plain = ini("\n".join(t for (c, n), t in files.items()
+                              if c == container and n.endswith(".conf") and n != name))
         for section in parser.sections():
             if parser.has_option(section, "connection"):
                 url = parser.get(section, "connection")
@@ -103,14 +163,31 @@ def test_every_database_connection_goes_through_the_sql_endpoint(stack: str) -> 
                 assert "db%2Fpw%3A%401" in url  # the password is URL-quoted
                 seen += 1
                 if section in ("database", "api_database"):
-                    mode = parser.get(section, "mysql_sql_mode")
+                    mode = plain.get(section, "mysql_sql_mode")
                     assert mode == SERVICE_SQL_MODE and "NO_ENGINE_SUBSTITUTION" not in mode
     assert seen >= 9
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_plain_files_hold_no_secret_and_secret_files_only_secrets(stack: str) -> None:
+    """The split that makes previews readable: every generated secret is in a secret file,
+    and every option of a secret file carries one."""
+    secrets = [v for v in vars(SECRETS).values()] + ["db%2Fpw%3A%401"]
+    files = all_files(stack)
+    plain = all_files(stack, secret=False)
+    for key, text in plain.items():
+        assert not [s for s in secrets if s in text], key
+    secret_keys = set(files) - set(plain)
+    assert secret_keys
+    for key in secret_keys:
+        options = [line for line in files[key].splitlines()
+                   if line and not line.startswith(("#", "["))]
+        assert options and all(any(s in line for s in secrets) for line in options), key
+
+
 def test_service_files_carry_keystone_rabbit_and_cache() -> None:
     files = all_files("dev")
-    nova = ini(files[("nova-conductor-1", "nova.conf")])
+    nova = ini(merged(files, "nova-conductor-1", "nova.conf"))
     assert nova.get("DEFAULT", "transport_url") == \
         "rabbit://openstack:rb-pw@172.28.0.194:5672/openstack"
     assert nova.get("keystone_authtoken", "auth_url") == "http://172.28.0.196:5000/v3"
@@ -136,6 +213,7 @@ def test_prod_containers_bind_their_hosts_addresses() -> None:
     assert [c.host for c in nova.containers if c.role == "api"] == ["db-b", "db-c"]
     assert {c.address for c in nova.containers} == {"10.20.0.12", "10.20.0.13"}
     assert layout.public_url("keystone", "public") == "http://10.20.0.11:5000"
+    assert layout.identity_url("internal") == "http://10.20.0.11:5000/v3"
     files = all_files("prod")
     assert "http-socket = 10.20.0.13:28774" in files[("nova-api-2", "uwsgi-api.ini")]
 
@@ -154,7 +232,7 @@ def test_layout_addresses_are_unique_and_fit_the_subnet(stack: str) -> None:
         assert len(addresses) == len(set(addresses))
         ndb = {n.address for n in build_topology(settings).nodes}
         assert not ndb & set(addresses)
-        assert offsets_needed() < settings.network.subnet.num_addresses - 1
+        assert offsets_needed(settings) <= usable_offsets(settings)
 
 
 def test_config_json_copies_every_file_with_its_owner() -> None:
@@ -163,8 +241,8 @@ def test_config_json_copies_every_file_with_its_owner() -> None:
     keystone = layout.service("keystone")
     api = keystone.containers[0]
     doc = json.loads(render_config_json(
-        keystone.service, container_command(keystone.service, api), "keystone",
-        file_dests(keystone.service, api), {}))
+        keystone.spec, container_command(keystone.spec, api), "keystone",
+        file_dests(keystone.spec, api), {}))
     assert doc["command"] == "uwsgi --ini /etc/keystone/uwsgi-api.ini"
     dests = {f["dest"] for f in doc["config_files"]}
     assert {"/etc/keystone/keystone.conf", "/etc/keystone/uwsgi-api.ini",
@@ -238,5 +316,6 @@ def test_openrc_and_rabbitmq_conf() -> None:
     openrc = render_openrc(settings, layout, "it's secret")
     assert "export OS_AUTH_URL=http://127.0.0.1:5000/v3\n" in openrc
     assert "export OS_PASSWORD='it'\"'\"'s secret'\n" in openrc
-    conf = render_rabbitmq_conf(layout, "rb-pw")
-    assert "default_user = openstack" in conf and "default_pass = rb-pw" in conf
+    conf = render_rabbitmq_conf(layout)
+    assert "default_user = openstack" in conf and "default_pass" not in conf
+    assert render_rabbitmq_password("rb-pw") == "default_pass = rb-pw\n"

@@ -247,6 +247,10 @@ DEFAULTS = {
     "volumes.protect": False,
     "gates.timeoutSeconds": 600,
     "gates.pollSeconds": 5,
+    "healthChecks.intervalSeconds": 10,
+    "healthChecks.timeoutSeconds": 10,
+    "healthChecks.retries": 3,
+    "healthChecks.startPeriodSeconds": 30,
 }
 
 
