@@ -2,12 +2,13 @@
 
 Reads only information_schema (TABLES, COLUMNS, STATISTICS, REFERENTIAL_CONSTRAINTS), so it
 runs against any MySQL server the schema was migrated on - InnoDB included - before the
-schema meets a cluster. The limits and their sources are in ``ndb_fit.limits``.
+schema meets a cluster. The limits and their sources are in ``ndb_adapt.limits`` (shared
+with ndb_adapt, imported through ``ndb_fit.limits``).
 
 Row bytes are what NDB's dictionary counts against its 30,000-byte limit, not InnoDB's row
-format (measured on a real cluster, ``ndb_fit.limits`` [MEASURED]): VARCHAR/VARBINARY at their
-maximum octets (max chars x the charset's bytes per char) plus 1 length byte (2 above 255
-octets), CHAR/BINARY at their maximum octets, TEXT/BLOB/geometry at 272 bytes, JSON at 4016,
+format (measured on a real cluster, ``ndb_adapt.limits`` [MEASURED]): VARCHAR/VARBINARY at
+their maximum octets (max chars x the charset's bytes per char) plus 1 length byte (2 above
+255 octets), CHAR/BINARY at their maximum octets, TEXT/BLOB/geometry at 272 bytes, JSON at 4016,
 fixed types at their storage size - each column rounded up to whole 4-byte words, BIT columns
 packed together, plus 8 bytes for the hidden key of a table without a primary key.
 """
@@ -28,6 +29,7 @@ from ndb_fit.limits import (
     HIDDEN_PRIMARY_KEY_BYTES,
     JSON_COLUMN_BYTES,
     MAX_ATTRIBUTES,
+    MAX_BYTES_PER_CHAR,
     MAX_INDEX_KEY_BYTES,
     MAX_ROW_BYTES,
     ROW_WORD_BYTES,
@@ -98,13 +100,13 @@ class Column:
         if self.octets is not None:
             return self.octets
         chars = self.max_chars or 0
-        return chars * BYTES_PER_CHAR.get((self.charset or "").lower(), 4)
+        return chars * BYTES_PER_CHAR.get((self.charset or "").lower(), MAX_BYTES_PER_CHAR)
 
     @property
     def bytes_per_char(self) -> int:
         if self.max_chars and self.octets:
             return max(1, self.octets // self.max_chars)
-        return BYTES_PER_CHAR.get((self.charset or "").lower(), 4)
+        return BYTES_PER_CHAR.get((self.charset or "").lower(), MAX_BYTES_PER_CHAR)
 
 
 def column_row_bytes(col: Column) -> int:
@@ -306,7 +308,7 @@ def _row_size(table: _Table) -> list[Finding]:
 
 def _attributes(table: _Table) -> list[Finding]:
     # NDB adds a hidden primary key column to a table without one; indexes are not
-    # attributes of the table (measured, ndb_fit.limits).
+    # attributes of the table (measured, ndb_adapt.limits).
     hidden = 0 if "PRIMARY" in table.indexes else 1
     columns = len(table.columns)
     if columns + hidden <= MAX_ATTRIBUTES:
