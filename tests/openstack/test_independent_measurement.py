@@ -29,6 +29,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from ndb_fit import Kind
 from testbed.cluster import TestCluster
 from tests.openstack.cluster import connect, dev_cluster, require_services
 from tests.openstack.ndb_probe import (
@@ -119,7 +120,7 @@ def test_every_rejecting_kind_was_measured(shipped: Shipped,
                                            outcomes: dict[str, Outcome]) -> None:
     """REJECTIONS is measurement, not belief: each kind's error was seen in this run, on a
     table ndb_fit flags with that kind alone (besides engine and prefix_index)."""
-    seen: dict[str, list[str]] = {kind: [] for kind in REJECTIONS}
+    seen: dict[Kind, list[str]] = {kind: [] for kind in REJECTIONS}
     for t in shipped.tables:
         kinds = {f.kind for f in t.findings} & set(REJECTIONS)
         outcome = outcomes[t.name]
