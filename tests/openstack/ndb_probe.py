@@ -45,7 +45,8 @@ ACCEPTED, CHANGED, REJECTED = "accepted", "changed", "rejected"
 # What NDB answers to CREATE TABLE for each kind ndb_fit reports, as measured on the test bed
 # (every entry is seen again by test_every_rejecting_kind_was_measured): the MySQL error and
 # the NDB code SHOW WARNINGS names ("Got error N ... from NDB"), None where NDB names none
-# because mysqld refuses the table itself.
+# because mysqld refuses the table itself. docs/ndb-compatibility.md's kind table states the
+# same (tests/unit/test_compat_doc.py).
 REJECTIONS: dict[Kind, tuple[int, int | None]] = {
     Kind.ROW_SIZE: (1005, 738),  # Record too big
     Kind.ATTRIBUTES: (1005, 4318),  # Invalid attribute name or number
