@@ -12,21 +12,15 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-# Row bytes NDB counts per column, as ndb_fit.limits measured them on a real cluster (kept
-# equal by a test): VARCHAR at max chars x bytes per char + 1 or 2 length bytes, TEXT/BLOB
-# 272, JSON 4016, every column in whole 4-byte words.
-MAX_ROW_BYTES = 30000
-MAX_INDEX_KEY_BYTES = 3072
-BLOB_COLUMN_BYTES = 272
-JSON_COLUMN_BYTES = 4016
-ROW_WORD_BYTES = 4
-BYTES_PER_CHAR = {"utf8mb4": 4, "utf8mb3": 3, "utf8": 3, "latin1": 1, "ascii": 1,
-                  "binary": 1, "ucs2": 2, "utf16": 4, "utf32": 4}
-FIXED_BYTES = {"tinyint": 1, "bool": 1, "boolean": 1, "smallint": 2, "mediumint": 3,
-               "int": 4, "integer": 4, "bigint": 8, "float": 4, "double": 8, "real": 8,
-               "date": 3, "year": 1, "datetime": 5, "timestamp": 4, "time": 3}
-TEXT_BLOB = frozenset({"tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob",
-                       "mediumblob", "longblob", "json"})
+from ndb_adapt.limits import (
+    BLOB_COLUMN_BYTES,
+    BLOB_TYPES,
+    BYTES_PER_CHAR,
+    FIXED_BYTES,
+    JSON_COLUMN_BYTES,
+    MAX_BYTES_PER_CHAR,
+    ROW_WORD_BYTES,
+)
 
 _CONSTRAINT_START = re.compile(
     r"^(PRIMARY\s+KEY|UNIQUE|KEY|INDEX|CONSTRAINT|FOREIGN\s+KEY|FULLTEXT|SPATIAL|CHECK)\b",
@@ -109,8 +103,10 @@ class Column:
     args: str  # inside the type's parentheses
 
     @property
-    def is_text_blob(self) -> bool:
-        return self.data_type in TEXT_BLOB
+    def is_blob_stored(self) -> bool:
+        """NDB keeps it as a blob (TEXT/BLOB, JSON, geometry): 272 or 4016 row bytes, no index,
+        no ON DELETE CASCADE to its table (ndb_adapt.limits.BLOB_TYPES)."""
+        return self.data_type in BLOB_TYPES
 
     @property
     def is_varying(self) -> bool:
@@ -124,13 +120,16 @@ class Column:
 
     def max_octets(self, default_charset: str) -> int:
         length = int(self.args.split(",")[0]) if self.args.strip().isdigit() else 0
-        return length * BYTES_PER_CHAR.get(self.charset(default_charset), 4)
+        return length * BYTES_PER_CHAR.get(self.charset(default_charset), MAX_BYTES_PER_CHAR)
 
     def row_bytes(self, default_charset: str) -> int:
+        """Bytes NDB's dictionary counts for the column in a row, in whole 4-byte words
+        (ndb_adapt.limits [MEASURED]): VARCHAR at max chars x bytes per char + 1 or 2 length
+        bytes, TEXT/BLOB/geometry 272, JSON 4016."""
         return -(-self._unaligned_bytes(default_charset) // ROW_WORD_BYTES) * ROW_WORD_BYTES
 
     def _unaligned_bytes(self, default_charset: str) -> int:
-        if self.is_text_blob:
+        if self.is_blob_stored:
             return JSON_COLUMN_BYTES if self.data_type == "json" else BLOB_COLUMN_BYTES
         if self.is_varying:
             octets = self.max_octets(default_charset)

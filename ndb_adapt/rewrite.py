@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from ndb_adapt import cascade
 from ndb_adapt.ddl import (
-    MAX_INDEX_KEY_BYTES,
-    MAX_ROW_BYTES,
     Column,
     CreateTable,
     index_column_lists,
@@ -24,10 +22,12 @@ from ndb_adapt.ddl import (
     table_of,
     unquote,
 )
+from ndb_adapt.limits import BLOB_TYPES, MAX_INDEX_KEY_BYTES, MAX_ROW_BYTES
 from ndb_adapt.log import note
 
-# Rows a little under NDB's limit: NDB adds a null bitmap and word alignment per row that the
-# estimate leaves out (ndb_fit documents the same estimate).
+# Rows a little under NDB's limit: the estimate (ndb_adapt.ddl, on ndb_adapt.limits) leaves
+# out what ndb_fit also counts - the 8-byte hidden key of a table without a primary key, BIT
+# columns packed - and guesses types it does not know; 512 bytes cover both.
 ROW_BUDGET = MAX_ROW_BYTES - 512
 
 _ENGINE = re.compile(r"\bENGINE\s*=\s*(?:`?InnoDB`?|'InnoDB')", re.I)
@@ -77,10 +77,11 @@ def engine(statement: str) -> str:
 
 
 def _cascade_with_blob(table: CreateTable, lookup: Lookup) -> bool:
-    """NDB 21034: no ON DELETE CASCADE key on a child with TEXT/BLOB columns. The key is made
+    """NDB 21034: no ON DELETE CASCADE key on a child with columns NDB stores as blobs
+    (TEXT/BLOB, and JSON and geometry too, ndb_adapt.limits [MEASURED]). The key is made
     ON DELETE RESTRICT and remembered; ndb_adapt.cascade deletes the children when a parent
     DELETE meets them, which is what the cascade did."""
-    if not any(c.is_text_blob for c in table.columns):
+    if not any(c.is_blob_stored for c in table.columns):
         return False
     changed = False
     for i, element in enumerate(table.elements):
@@ -159,7 +160,7 @@ def _key_bytes(column: Column | None, charset: str) -> int:
     (counted always: a conservative bound)."""
     if column is None:
         return 8
-    if column.is_text_blob:
+    if column.is_blob_stored:
         return MAX_INDEX_KEY_BYTES + 1  # NDB cannot index it at all
     if column.is_varying or column.data_type in ("char", "binary"):
         return column.max_octets(charset) + (2 if column.is_varying else 0) + 1
@@ -224,9 +225,8 @@ def create_index(statement: str, lookup: Lookup) -> str | None:
     sizes = []
     for name in names:
         data_type, octets = types.get(name.lower(), ("", 8))
-        text = data_type in ("tinytext", "text", "mediumtext", "longtext", "tinyblob", "blob",
-                             "mediumblob", "longblob", "json")
-        sizes.append(MAX_INDEX_KEY_BYTES + 1 if text else octets + 3)
+        blob = data_type in BLOB_TYPES  # NDB cannot index it whole
+        sizes.append(MAX_INDEX_KEY_BYTES + 1 if blob else octets + 3)
     fitted = _leading_fit(sizes)
     parts: list[tuple[str, int | None]] = [(n, None) for n in names]
     if fitted == 0:

@@ -4,6 +4,6 @@ Use ``analyze(connection, schemas)`` from Python, or ``python -m ndb_fit`` as a 
 gate (non-zero exit when anything does not fit).
 """
 
-from ndb_fit.analyzer import KINDS, Finding, SchemaNotFoundError, analyze, format_table
+from ndb_fit.analyzer import Finding, Kind, SchemaNotFoundError, analyze, format_table
 
-__all__ = ["KINDS", "Finding", "SchemaNotFoundError", "analyze", "format_table"]
+__all__ = ["Finding", "Kind", "SchemaNotFoundError", "analyze", "format_table"]

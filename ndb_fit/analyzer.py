@@ -2,12 +2,13 @@
 
 Reads only information_schema (TABLES, COLUMNS, STATISTICS, REFERENTIAL_CONSTRAINTS), so it
 runs against any MySQL server the schema was migrated on - InnoDB included - before the
-schema meets a cluster. The limits and their sources are in ``ndb_fit.limits``.
+schema meets a cluster. The limits and their sources are in ``ndb_adapt.limits`` (shared
+with ndb_adapt, imported through ``ndb_fit.limits``).
 
 Row bytes are what NDB's dictionary counts against its 30,000-byte limit, not InnoDB's row
-format (measured on a real cluster, ``ndb_fit.limits`` [MEASURED]): VARCHAR/VARBINARY at their
-maximum octets (max chars x the charset's bytes per char) plus 1 length byte (2 above 255
-octets), CHAR/BINARY at their maximum octets, TEXT/BLOB/geometry at 272 bytes, JSON at 4016,
+format (measured on a real cluster, ``ndb_adapt.limits`` [MEASURED]): VARCHAR/VARBINARY at
+their maximum octets (max chars x the charset's bytes per char) plus 1 length byte (2 above
+255 octets), CHAR/BINARY at their maximum octets, TEXT/BLOB/geometry at 272 bytes, JSON at 4016,
 fixed types at their storage size - each column rounded up to whole 4-byte words, BIT columns
 packed together, plus 8 bytes for the hidden key of a table without a primary key.
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 from ndb_fit.limits import (
@@ -28,27 +30,30 @@ from ndb_fit.limits import (
     HIDDEN_PRIMARY_KEY_BYTES,
     JSON_COLUMN_BYTES,
     MAX_ATTRIBUTES,
+    MAX_BYTES_PER_CHAR,
     MAX_INDEX_KEY_BYTES,
     MAX_ROW_BYTES,
     ROW_WORD_BYTES,
     TEXT_BLOB_TYPES,
 )
 
-# Finding kinds.
-ENGINE = "engine"
-ROW_SIZE = "row_size"
-ATTRIBUTES = "attributes"
-INDEX_KEY_LENGTH = "index_key_length"
-PREFIX_INDEX = "prefix_index"
-UNIQUE_PREFIX_INDEX = "unique_prefix_index"
-FULLTEXT_INDEX = "fulltext_index"
-SPATIAL_INDEX = "spatial_index"
-BLOB_INDEX = "blob_index"
-CASCADE_BLOB_CHILD = "cascade_blob_child"
-CASCADE_UPDATE_PRIMARY_KEY = "cascade_update_primary_key"
-KINDS = (ENGINE, ROW_SIZE, ATTRIBUTES, INDEX_KEY_LENGTH, PREFIX_INDEX, UNIQUE_PREFIX_INDEX,
-         FULLTEXT_INDEX, SPATIAL_INDEX, BLOB_INDEX, CASCADE_BLOB_CHILD,
-         CASCADE_UPDATE_PRIMARY_KEY)
+
+class Kind(StrEnum):
+    """What a finding says is wrong with a table. The values are what the report, ``--json``
+    and docs/ndb-compatibility.md show; the order is the report's order within a table."""
+
+    ENGINE = "engine"
+    ROW_SIZE = "row_size"
+    ATTRIBUTES = "attributes"
+    INDEX_KEY_LENGTH = "index_key_length"
+    PREFIX_INDEX = "prefix_index"
+    UNIQUE_PREFIX_INDEX = "unique_prefix_index"
+    FULLTEXT_INDEX = "fulltext_index"
+    SPATIAL_INDEX = "spatial_index"
+    BLOB_INDEX = "blob_index"
+    CASCADE_BLOB_CHILD = "cascade_blob_child"
+    CASCADE_UPDATE_PRIMARY_KEY = "cascade_update_primary_key"
+
 
 _VARIABLE = frozenset({"varchar", "varbinary"})
 _FIXED_STRING = frozenset({"char", "binary"})
@@ -63,12 +68,17 @@ class SchemaNotFoundError(LookupError):
 class Finding:
     schema: str
     table: str
-    kind: str  # one of KINDS
+    kind: Kind
     detail: str
     numbers: dict[str, int] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # A kind read back as its value (Finding(**finding.as_dict()), e.g. a saved capture)
+        # becomes the member again; a value that is no kind raises ValueError here.
+        object.__setattr__(self, "kind", Kind(self.kind))
+
     def as_dict(self) -> dict[str, Any]:
-        return {"schema": self.schema, "table": self.table, "kind": self.kind,
+        return {"schema": self.schema, "table": self.table, "kind": self.kind.value,
                 "detail": self.detail, "numbers": dict(self.numbers)}
 
 
@@ -98,13 +108,13 @@ class Column:
         if self.octets is not None:
             return self.octets
         chars = self.max_chars or 0
-        return chars * BYTES_PER_CHAR.get((self.charset or "").lower(), 4)
+        return chars * BYTES_PER_CHAR.get((self.charset or "").lower(), MAX_BYTES_PER_CHAR)
 
     @property
     def bytes_per_char(self) -> int:
         if self.max_chars and self.octets:
             return max(1, self.octets // self.max_chars)
-        return BYTES_PER_CHAR.get((self.charset or "").lower(), 4)
+        return BYTES_PER_CHAR.get((self.charset or "").lower(), MAX_BYTES_PER_CHAR)
 
 
 def column_row_bytes(col: Column) -> int:
@@ -189,7 +199,7 @@ def analyze(
         findings += _attributes(table)
         findings += _indexes(table)
     findings += _cascades(connection, schemas, tables)
-    order = {kind: i for i, kind in enumerate(KINDS)}
+    order = {kind: i for i, kind in enumerate(Kind)}
     return sorted(findings, key=lambda f: (f.schema, f.table, order[f.kind], f.detail))
 
 
@@ -275,7 +285,7 @@ def _int(value: Any) -> int | None:
 def _engine(table: _Table, target: str) -> list[Finding]:
     if table.engine.lower() == target.lower():
         return []
-    return [Finding(table.schema, table.name, ENGINE,
+    return [Finding(table.schema, table.name, Kind.ENGINE,
                     f"engine {table.engine or '(none)'}, target {target}")]
 
 
@@ -295,7 +305,7 @@ def _row_size(table: _Table) -> list[Finding]:
     largest = sorted(sizes.items(), key=lambda kv: -kv[1])[:3]
     blobs = sum(1 for c in table.columns.values() if c.data_type in BLOB_TYPES)
     return [Finding(
-        table.schema, table.name, ROW_SIZE,
+        table.schema, table.name, Kind.ROW_SIZE,
         f"estimated row {total} bytes > {MAX_ROW_BYTES}; largest: "
         + ", ".join(f"{name} {table.columns[name].column_type} {size}"
                     for name, size in largest),
@@ -306,14 +316,14 @@ def _row_size(table: _Table) -> list[Finding]:
 
 def _attributes(table: _Table) -> list[Finding]:
     # NDB adds a hidden primary key column to a table without one; indexes are not
-    # attributes of the table (measured, ndb_fit.limits).
+    # attributes of the table (measured, ndb_adapt.limits).
     hidden = 0 if "PRIMARY" in table.indexes else 1
     columns = len(table.columns)
     if columns + hidden <= MAX_ATTRIBUTES:
         return []
     key = " + NDB's hidden primary key" if hidden else ""
     return [Finding(
-        table.schema, table.name, ATTRIBUTES,
+        table.schema, table.name, Kind.ATTRIBUTES,
         f"{columns} columns{key} = {columns + hidden} attributes > {MAX_ATTRIBUTES}",
         {"attributes": columns + hidden, "columns": columns, "hidden_primary_key": hidden,
          "limit": MAX_ATTRIBUTES},
@@ -331,23 +341,23 @@ def _indexes(table: _Table) -> list[Finding]:
         )
         where = f"index {index} ({listing})"
         if index_type == "FULLTEXT":
-            out.append(Finding(table.schema, table.name, FULLTEXT_INDEX,
+            out.append(Finding(table.schema, table.name, Kind.FULLTEXT_INDEX,
                                f"FULLTEXT {where}", {"columns": len(named)}))
             continue  # its columns are TEXT-like by nature; one finding says it
         if index_type == "SPATIAL":
-            out.append(Finding(table.schema, table.name, SPATIAL_INDEX,
+            out.append(Finding(table.schema, table.name, Kind.SPATIAL_INDEX,
                                f"SPATIAL {where}", {"columns": len(named)}))
             continue
         for col, sub in named:
             if col.is_text_blob:
                 out.append(Finding(
-                    table.schema, table.name, BLOB_INDEX,
+                    table.schema, table.name, Kind.BLOB_INDEX,
                     f"{where} covers {col.data_type.upper()} column {col.name}",
                     {"prefix": sub or 0},
                 ))
             if sub is not None and index in table.unique:
                 out.append(Finding(
-                    table.schema, table.name, UNIQUE_PREFIX_INDEX,
+                    table.schema, table.name, Kind.UNIQUE_PREFIX_INDEX,
                     f"{where}: prefix {sub} of {col.column_type} {col.name} in a "
                     f"{'PRIMARY KEY' if index == 'PRIMARY' else 'UNIQUE'} index; NDB has no "
                     "unique prefix keys",
@@ -361,7 +371,7 @@ def _indexes(table: _Table) -> list[Finding]:
                     else f"NDB indexes the whole column ({col.max_octets} bytes)"
                 )
                 out.append(Finding(
-                    table.schema, table.name, PREFIX_INDEX,
+                    table.schema, table.name, Kind.PREFIX_INDEX,
                     f"{where}: prefix {sub} of {col.column_type} {col.name}; {consequence}",
                     {"prefix": sub, "column_chars": col.max_chars or 0,
                      "column_bytes": col.max_octets},
@@ -369,7 +379,7 @@ def _indexes(table: _Table) -> list[Finding]:
         key_bytes = sum(_key_part_bytes(col, sub) for col, sub in named)
         if key_bytes > MAX_INDEX_KEY_BYTES:
             out.append(Finding(
-                table.schema, table.name, INDEX_KEY_LENGTH,
+                table.schema, table.name, Kind.INDEX_KEY_LENGTH,
                 f"{where}: key {key_bytes} bytes > {MAX_INDEX_KEY_BYTES}",
                 {"key_bytes": key_bytes, "limit": MAX_INDEX_KEY_BYTES},
             ))
@@ -406,14 +416,14 @@ def _cascades(
         blobs = _blob_columns(table.columns.values())
         if delete_rule == "CASCADE" and blobs:
             out.append(Finding(
-                table.schema, table.name, CASCADE_BLOB_CHILD,
+                table.schema, table.name, Kind.CASCADE_BLOB_CHILD,
                 f"foreign key {name} -> {parent} ON DELETE CASCADE, and this child table has "
                 f"columns NDB stores as blobs (TEXT/BLOB/JSON/geometry): {', '.join(blobs)}",
                 {"blob_columns": len(blobs)},
             ))
         if update_rule == "CASCADE" and parent_key == "PRIMARY":
             out.append(Finding(
-                table.schema, table.name, CASCADE_UPDATE_PRIMARY_KEY,
+                table.schema, table.name, Kind.CASCADE_UPDATE_PRIMARY_KEY,
                 f"foreign key {name} -> {parent} ON UPDATE CASCADE references the parent's "
                 "primary key; NDB cannot cascade an update of a primary key",
                 {},
@@ -438,9 +448,9 @@ def format_table(findings: Sequence[Finding]) -> str:
     return "\n".join(f"{a:<{width0}}  {b:<{width1}}  {c}".rstrip() for a, b, c in rows)
 
 
-def summarize(findings: Sequence[Finding]) -> dict[str, int]:
+def summarize(findings: Sequence[Finding]) -> dict[Kind, int]:
     """Kind -> number of findings."""
-    counts: dict[str, int] = defaultdict(int)
+    counts: dict[Kind, int] = defaultdict(int)
     for finding in findings:
         counts[finding.kind] += 1
     return dict(counts)

@@ -32,8 +32,7 @@ from typing import Any
 
 from components.database import quote_identifier
 from components.render.ndb import SERVICE_SQL_MODE
-from ndb_fit import Finding, analyze
-from ndb_fit import analyzer as fit
+from ndb_fit import Finding, Kind, analyze
 from tests.openstack.census import query_rows
 from tests.openstack.services import SERVICES
 from tests.openstack.shipped import migrate_as_shipped
@@ -46,23 +45,24 @@ ACCEPTED, CHANGED, REJECTED = "accepted", "changed", "rejected"
 # What NDB answers to CREATE TABLE for each kind ndb_fit reports, as measured on the test bed
 # (every entry is seen again by test_every_rejecting_kind_was_measured): the MySQL error and
 # the NDB code SHOW WARNINGS names ("Got error N ... from NDB"), None where NDB names none
-# because mysqld refuses the table itself.
-REJECTIONS: dict[str, tuple[int, int | None]] = {
-    fit.ROW_SIZE: (1005, 738),  # Record too big
-    fit.ATTRIBUTES: (1005, 4318),  # Invalid attribute name or number
-    fit.INDEX_KEY_LENGTH: (1071, None),  # Specified key was too long
-    fit.UNIQUE_PREFIX_INDEX: (1089, None),  # ... doesn't support unique prefix keys
-    fit.FULLTEXT_INDEX: (1214, None),  # The used table type doesn't support FULLTEXT
-    fit.SPATIAL_INDEX: (1464, None),  # ... doesn't support SPATIAL indexes
-    fit.BLOB_INDEX: (1073, None),  # BLOB column can't be used in key specification
-    fit.CASCADE_BLOB_CHILD: (1215, 21034),  # child has Blob or Text, on-delete-cascade
-    fit.CASCADE_UPDATE_PRIMARY_KEY: (1215, 21000),  # parent key is PK, on-update-cascade
+# because mysqld refuses the table itself. docs/ndb-compatibility.md's kind table states the
+# same (tests/unit/test_compat_doc.py).
+REJECTIONS: dict[Kind, tuple[int, int | None]] = {
+    Kind.ROW_SIZE: (1005, 738),  # Record too big
+    Kind.ATTRIBUTES: (1005, 4318),  # Invalid attribute name or number
+    Kind.INDEX_KEY_LENGTH: (1071, None),  # Specified key was too long
+    Kind.UNIQUE_PREFIX_INDEX: (1089, None),  # ... doesn't support unique prefix keys
+    Kind.FULLTEXT_INDEX: (1214, None),  # The used table type doesn't support FULLTEXT
+    Kind.SPATIAL_INDEX: (1464, None),  # ... doesn't support SPATIAL indexes
+    Kind.BLOB_INDEX: (1073, None),  # BLOB column can't be used in key specification
+    Kind.CASCADE_BLOB_CHILD: (1215, 21034),  # child has Blob or Text, on-delete-cascade
+    Kind.CASCADE_UPDATE_PRIMARY_KEY: (1215, 21000),  # parent key is PK, on-update-cascade
 }
 # Kinds that say NDB accepts the table but not as written: the index covers whole columns.
-CHANGING_KINDS = frozenset({fit.PREFIX_INDEX})
+CHANGING_KINDS = frozenset({Kind.PREFIX_INDEX})
 # The engine finding is what the replay itself changes (ENGINE=... -> ndbcluster): no verdict.
-NEUTRAL_KINDS = frozenset({fit.ENGINE})
-assert set(REJECTIONS) | CHANGING_KINDS | NEUTRAL_KINDS == set(fit.KINDS)
+NEUTRAL_KINDS = frozenset({Kind.ENGINE})
+assert set(REJECTIONS) | CHANGING_KINDS | NEUTRAL_KINDS == set(Kind)
 
 _NDB_CODE = re.compile(r"\b[Gg]ot (?:temporary )?error (\d+)")
 
@@ -466,7 +466,7 @@ def verdict(findings: Iterable[Finding]) -> str:
     return ACCEPTED
 
 
-def matches(kind: str, outcome: Outcome) -> bool:
+def matches(kind: Kind, outcome: Outcome) -> bool:
     """The rejection is the one ``kind`` predicts (REJECTIONS)."""
     mysql, ndb = REJECTIONS[kind]
     return outcome.error_code == mysql and (ndb is None or ndb in outcome.ndb_codes)

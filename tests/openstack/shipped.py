@@ -15,7 +15,7 @@ from collections import Counter
 from pathlib import Path
 
 from components.database import AdminEndpoint
-from ndb_fit import analyze
+from ndb_fit import Kind, analyze
 from tests.openstack.census import engines
 from tests.openstack.migrations import MigrationResult, migrate, prepare
 from tests.openstack.services import SERVICES, Target
@@ -53,7 +53,7 @@ def main() -> int:
                 "engines": dict(Counter(tables.values())),
                 "kinds": dict(Counter(f.kind for f in findings)),
                 "findings": [f"{f.schema}.{f.table} {f.kind}: {f.detail}" for f in findings
-                             if f.kind != "engine"],
+                             if f.kind != Kind.ENGINE],
             }), flush=True)
     return 0
 

@@ -27,6 +27,7 @@ import pytest
 
 from ndb_fit import analyze
 from testbed.cluster import TestCluster
+from tests.openstack import documented
 from tests.openstack.census import engines
 from tests.openstack.cluster import (
     OTHER_SQL_NODE,
@@ -42,13 +43,13 @@ from tests.openstack.migrations import MigrationResult, drop, migrate, prepare, 
 from tests.openstack.rendered import RenderedServices, memcached, secrets_for
 from tests.openstack.services import SERVICES, Target
 
-# Measured without the adaptation on the sized dev cluster (docs/ndb-compatibility.md,
-# "Without the adaptation"): service -> an error code that must be among the failure's codes.
+# The services docs/ndb-compatibility.md's Summary says fail without the adaptation on the
+# sized dev cluster ("(a) dictionary sized"), read from the doc: service -> the code that must
+# be among the failure's codes, the NDB code the doc names (more specific than MySQL's
+# 1215/1296 wrappers), else its MySQL error.
 FAILS_WITHOUT_ADAPTATION: dict[str, int] = {
-    "keystone": 21034,  # CREATE TABLE project_option: ON DELETE CASCADE, TEXT child
-    "nova": 1071,  # CREATE INDEX migrations_by_host_nodes_and_status_idx: prefixes widened
-    "neutron": 738,  # ALTER TABLE agents ADD COLUMN resource_versions VARCHAR(8191)
-    "heat": 21034,  # CREATE TABLE resource_data: ON DELETE CASCADE, TEXT child
+    name: mysql if ndb is None else ndb
+    for name, (mysql, ndb) in documented.failures_without_adaptation().items()
 }
 
 

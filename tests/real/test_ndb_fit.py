@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ndb_fit import Finding, SchemaNotFoundError, analyze
+from ndb_fit import Finding, Kind, SchemaNotFoundError, analyze
 from ndb_fit.analyzer import Column, column_row_bytes, decimal_bytes
 from tests.real.mysql_server import MysqlServer
 
@@ -131,7 +131,7 @@ def by_table(findings: list[Finding]) -> dict[str, list[Finding]]:
     return out
 
 
-def kinds(findings: list[Finding]) -> set[str]:
+def kinds(findings: list[Finding]) -> set[Kind]:
     return {f.kind for f in findings}
 
 
@@ -145,21 +145,21 @@ def test_each_bad_table_has_its_finding_and_nothing_else(
     bad_findings: dict[str, list[Finding]],
 ) -> None:
     assert {table: kinds(found) for table, found in bad_findings.items()} == {
-        "wide_row": {"row_size"},
-        "many_attributes": {"attributes"},
-        "long_key": {"prefix_index", "index_key_length"},
-        "prefixed": {"prefix_index"},
-        "fulltext_t": {"fulltext_index"},
-        "spatial_t": {"spatial_index"},
-        "blob_indexed": {"blob_index", "prefix_index"},
-        "cascade_child": {"cascade_blob_child"},
-        "myisam_t": {"engine"},
-        "unique_prefixed": {"unique_prefix_index"},
-        "aligned_row": {"row_size"},
-        "json_row": {"row_size"},
-        "no_key_row": {"row_size"},
-        "json_cascade_child": {"cascade_blob_child"},
-        "update_cascade_child": {"cascade_update_primary_key"},
+        "wide_row": {Kind.ROW_SIZE},
+        "many_attributes": {Kind.ATTRIBUTES},
+        "long_key": {Kind.PREFIX_INDEX, Kind.INDEX_KEY_LENGTH},
+        "prefixed": {Kind.PREFIX_INDEX},
+        "fulltext_t": {Kind.FULLTEXT_INDEX},
+        "spatial_t": {Kind.SPATIAL_INDEX},
+        "blob_indexed": {Kind.BLOB_INDEX, Kind.PREFIX_INDEX},
+        "cascade_child": {Kind.CASCADE_BLOB_CHILD},
+        "myisam_t": {Kind.ENGINE},
+        "unique_prefixed": {Kind.UNIQUE_PREFIX_INDEX},
+        "aligned_row": {Kind.ROW_SIZE},
+        "json_row": {Kind.ROW_SIZE},
+        "no_key_row": {Kind.ROW_SIZE},
+        "json_cascade_child": {Kind.CASCADE_BLOB_CHILD},
+        "update_cascade_child": {Kind.CASCADE_UPDATE_PRIMARY_KEY},
     }  # `parent` fits
 
 
@@ -184,10 +184,10 @@ def test_attribute_numbers(bad_findings: dict[str, list[Finding]]) -> None:
 
 def test_prefix_widened_to_full_key_numbers(bad_findings: dict[str, list[Finding]]) -> None:
     found = {f.kind: f for f in bad_findings["long_key"]}
-    assert found["prefix_index"].numbers == {"prefix": 255, "column_chars": 1000,
+    assert found[Kind.PREFIX_INDEX].numbers == {"prefix": 255, "column_chars": 1000,
                                              "column_bytes": 4000}
-    assert found["index_key_length"].numbers == {"key_bytes": 4000, "limit": 3072}
-    assert "by_name" in found["index_key_length"].detail
+    assert found[Kind.INDEX_KEY_LENGTH].numbers == {"key_bytes": 4000, "limit": 3072}
+    assert "by_name" in found[Kind.INDEX_KEY_LENGTH].detail
     [narrow] = bad_findings["prefixed"]
     assert narrow.numbers == {"prefix": 10, "column_chars": 100, "column_bytes": 300}
 
@@ -197,7 +197,7 @@ def test_fulltext_spatial_blob_and_cascade_details(
 ) -> None:
     assert "FULLTEXT index ft (body)" in bad_findings["fulltext_t"][0].detail
     assert bad_findings["spatial_t"][0].detail == "SPATIAL index sp (p)"
-    blob = next(f for f in bad_findings["blob_indexed"] if f.kind == "blob_index")
+    blob = next(f for f in bad_findings["blob_indexed"] if f.kind == Kind.BLOB_INDEX)
     assert "TEXT column body" in blob.detail
     assert blob.numbers == {"prefix": 100}
     [cascade] = bad_findings["cascade_child"]
@@ -228,7 +228,7 @@ def test_default_target_flags_every_table_not_on_ndbcluster(
     with mysql_server.connect() as conn:
         findings = analyze(conn, [schemas[1]])
     assert {(f.table, f.kind) for f in findings} == {
-        (t, "engine") for t in ("project", "almost_full", "member", "note", "key_at_limit",
+        (t, Kind.ENGINE) for t in ("project", "almost_full", "member", "note", "key_at_limit",
                                 "many_keys", "bits", "no_key_full", "project_alias")
     }
     assert findings[0].detail == "engine InnoDB, target ndbcluster"
@@ -300,6 +300,7 @@ def test_cli_json_with_password_file(mysql_server: MysqlServer, schemas: tuple[s
                    "--password-file", str(secret), "--json")
     assert done.returncode == 1, done.stderr
     findings = json.loads(done.stdout)
+    # --json prints each kind as its plain value.
     engine_tables = {f["table"] for f in findings if f["kind"] == "engine"}
     assert {"project", "wide_row", "myisam_t"} <= engine_tables
     wide = next(f for f in findings if f["kind"] == "row_size" and f["table"] == "wide_row")
