@@ -183,14 +183,15 @@ class OpenStackService(pulumi.ComponentResource):
         script = render_bootstrap(a.settings, a.layout, a.service)
         uploads = self._uploads(where, BOOTSTRAP_COMMAND,
                                 spec.bootstrap.user, secrets)
-        uploads.append(upload(kolla_source(BOOTSTRAP_SCRIPT), script, "0755"))
+        uploads.append(upload(kolla_source(BOOTSTRAP_SCRIPT), script.text, "0755"))
         hosts = a.hosts[where.host]
         # attach: `pulumi up` waits for the migrations to finish; a failed run is recorded in
         # exit_code (not an error of the provider), which the NDB gate reports with the logs.
         return docker.Container(
             f"{name}-bootstrap",
             image=a.images.kolla(a.settings, where.host, spec.bootstrap.image).image_id,
-            envs=self._env(), uploads=uploads,
+            envs=self._env() + [f"{k}={v}" for k, v in script.environment.items()],
+            uploads=uploads,
             attach=True, logs=True, must_run=False, restart="no",
             memory=a.settings.openstack.memory_limit >> 20,
             labels=container_labels(a.settings, f"{spec.name}-bootstrap"),
@@ -204,11 +205,13 @@ class OpenStackService(pulumi.ComponentResource):
         spec = a.service.service
         where = a.service.bootstrap
         assert where is not None
+        script = render_ndb_gate_script(spec, list(spec.databases))
         return command.local.Command(
             f"{name}-ndb-gate",
-            create=render_ndb_gate_script(spec, list(spec.databases)),
+            create=script.text,
             interpreter=GATE_INTERPRETER,
             environment={
+                **script.environment,
                 "MIGRATION_EXIT_CODE": bootstrap.exit_code.apply(str),
                 "MIGRATION_CONTAINER": where.container_name,
                 "DOCKER_HOST": a.hosts[where.host].host.endpoint,

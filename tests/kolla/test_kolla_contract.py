@@ -124,7 +124,7 @@ def _uploads(service: ServiceLayout, where: Placed, workdir: Path) -> tuple[Path
         command = BOOTSTRAP_COMMAND
         user = spec.bootstrap.user
         files[BOOTSTRAP_SCRIPT] = render_bootstrap(settings, layout, service,
-                                                   container_paths(service))
+                                                   container_paths(service)).text
     directory = workdir / where.name
     directory.mkdir(parents=True)
     for name, text in files.items():

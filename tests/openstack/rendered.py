@@ -50,6 +50,7 @@ class Rendered:
     root: Path
     files: dict[str, Path]  # catalog file name -> its path under root
     script: Path
+    environment: dict[str, str]  # the script's parameters, as the container's environment
 
 
 @dataclass(frozen=True)
@@ -120,10 +121,10 @@ class RenderedServices:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(self._keys.setdefault(
                 dest, fernet_key(base64.b64encode(os.urandom(32)).decode())))
+        bootstrap = render_bootstrap(self.settings, self.layout, service, paths)
         script = root / "bootstrap.sh"
-        script.write_text(self.addresses(
-            render_bootstrap(self.settings, self.layout, service, paths)))
-        return Rendered(root, files, script)
+        script.write_text(self.addresses(bootstrap.text))
+        return Rendered(root, files, script, bootstrap.environment)
 
     def prepare(self, name: str, admin: AdminEndpoint) -> None:
         """The service's databases and account, as its ServiceDatabase makes them."""
@@ -168,7 +169,7 @@ class RenderedServices:
 
     def bootstrap(self, name: str, rendered: Rendered) -> Run:
         venv = SERVICES[name].venv()
-        env = service_env(adapt=True)
+        env = {**service_env(adapt=True), **rendered.environment}
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         start = time.monotonic()
         done = subprocess.run(["bash", str(rendered.script)], env=env, cwd=rendered.root,

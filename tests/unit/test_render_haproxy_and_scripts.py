@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from components.render.artifacts import all_scripts, render_cluster
+from components.render.control_plane import control_plane_scripts
 from components.render.haproxy import render_haproxy_cfg
 from components.render.shell import SCRIPTS_DIR, Script, script_file
 from config import build_topology
@@ -60,7 +61,7 @@ def test_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> None:
 def test_script_files_pass_shellcheck() -> None:
     shellcheck = require_tool("shellcheck")
     files = sorted(str(p) for p in SCRIPTS_DIR.glob("*.sh"))
-    assert len(files) == 3
+    assert len(files) == 5
     result = subprocess.run([shellcheck, "--severity=style", "--external-sources", *files],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout
@@ -80,7 +81,7 @@ def test_gate_scripts_carry_their_node_ids() -> None:
 
 def test_every_parameter_is_documented_at_the_top_of_its_script() -> None:
     settings = settings_for("prod")
-    scripts = all_scripts(render_cluster(settings))
+    scripts = {**all_scripts(render_cluster(settings)), **control_plane_scripts(settings)}
     for name, script in scripts.items():
         for key in script.environment:
             assert re.search(rf"^#\s+{key}\b", script.text, re.MULTILINE), (name, key)
