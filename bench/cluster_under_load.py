@@ -26,6 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pymysql
 
+from components.render.shell import Script
 from testbed.cluster import Testbed, TestbedError, TestCluster
 from testbed.rendered import cluster_files
 from tests.stacks import settings_for
@@ -36,13 +37,15 @@ WARMUP_SECONDS = 3.0
 RESTART_TIMEOUT = 180  # the script's own gates would wait 600 s; the bench must stay bounded
 
 
-def run_rolling_restart(cluster: TestCluster, script: str, workdir: Path) -> tuple[int, str]:
+def run_rolling_restart(cluster: TestCluster, script: Script, workdir: Path
+                        ) -> tuple[int, str]:
     wrapper = workdir / "ndb_mgm"  # what NDB_MGM names: here the test bed's ndb_mgm
     wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(cluster.tool("ndb_mgm"))} "$@"\n')
     wrapper.chmod(0o755)
-    done = subprocess.run(["bash", "-c", cluster.localise(script)],
-                          env={**os.environ, "NDB_MGM": str(wrapper)}, capture_output=True,
-                          text=True, timeout=RESTART_TIMEOUT, check=False)
+    env = {k: cluster.localise(v) for k, v in script.environment.items()}
+    done = subprocess.run(["bash", "-c", script.text],
+                          env={**os.environ, **env, "NDB_MGM": str(wrapper)},
+                          capture_output=True, text=True, timeout=RESTART_TIMEOUT, check=False)
     return done.returncode, done.stdout + done.stderr
 
 

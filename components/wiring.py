@@ -18,6 +18,7 @@ import pulumi_command as command
 import pulumi_docker as docker
 
 from components.containers import ContainerSpec, HostResources, Upload, container, volume
+from components.render.shell import Script
 from config.settings import Settings
 from config.topology import Node
 
@@ -49,15 +50,19 @@ def node_container(
     ), parent=parent, depends_on=depends_on)
 
 
-def gate(name: str, script: str, *, mgm_container: str, mgm_hosts: HostResources,
+def gate(name: str, script: Script, *, mgm_container: str, mgm_hosts: HostResources,
          triggers: Sequence[pulumi.Input[str]], parent: pulumi.Resource,
          depends_on: Sequence[pulumi.Resource]) -> command.local.Command:
-    """Run a rendered gate script on the deploying machine, asking the management node."""
+    """Run a rendered gate script on the deploying machine, asking the management node.
+    Its parameters are in `environment`: a change there re-runs `create` like a change of the
+    text does (pulumi-command updates on any input change but `triggers`, and runs `create`
+    on an update that has no `update` command)."""
     return command.local.Command(
         name,
-        create=script,
+        create=script.text,
         interpreter=GATE_INTERPRETER,
         environment={
+            **script.environment,
             "DOCKER_HOST": mgm_hosts.host.endpoint,
             "NDB_MGM": f"docker exec {mgm_container} ndb_mgm",
         },

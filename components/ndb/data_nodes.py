@@ -73,9 +73,10 @@ class NdbDataNodeGroup(pulumi.ComponentResource):
         self.rolling_restart = command.local.Command(
             f"{name}-rolling-restart",
             create="echo 'node group created with config.ini sha256 '\"$CONFIG_INI_SHA256\"",
-            update=args.artifacts.rolling_restart,
+            update=args.artifacts.rolling_restart.text,
             interpreter=GATE_INTERPRETER,
             environment={
+                **args.artifacts.rolling_restart.environment,
                 "DOCKER_HOST": mgm_hosts.host.endpoint,
                 "NDB_MGM": f"docker exec {args.mgm.container_name} ndb_mgm",
                 "CONFIG_INI_SHA256": args.config_ini_sha256,

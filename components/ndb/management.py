@@ -9,6 +9,7 @@ import pulumi
 from components.containers import HostResources, Upload
 from components.render.commands import mgmd_command
 from components.render.ndb import MGM_CONFIG_PATH, NDB_DATA_DIR
+from components.render.shell import Script
 from components.wiring import gate, node_container, node_volume
 from config.settings import Settings
 from config.topology import Node
@@ -20,7 +21,7 @@ class NdbManagementNodeArgs:
     node: Node
     hosts: HostResources
     config_ini: str
-    gate_script: str
+    gate_script: Script
     # The previous management node's gate: two mgmds are never replaced at the same time.
     after: list[pulumi.Resource] = field(default_factory=list)
 

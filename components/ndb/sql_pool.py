@@ -16,6 +16,7 @@ from components.render.ndb import (
     ROOT_PASSWORD_PATH,
     SQL_DATA_DIR,
 )
+from components.render.shell import Script
 from components.wiring import gate, node_container, node_volume
 from config.settings import Settings
 from config.topology import Topology
@@ -27,8 +28,8 @@ class SqlNodePoolArgs:
     topology: Topology
     hosts: dict[str, HostResources]
     my_cnf: tuple[str, ...]
-    node_gates: tuple[str, ...]
-    pool_gate: str
+    node_gates: tuple[Script, ...]
+    pool_gate: Script
     haproxy_cfg: str
     after: list[pulumi.Resource] = field(default_factory=list)
 

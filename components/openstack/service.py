@@ -27,6 +27,7 @@ from components.openstack.images import ImageCache
 from components.render.kolla import kolla_source
 from components.render.openstack import fernet_key
 from components.render.service import ContainerArtifacts, ServiceArtifacts, fernet_files
+from components.render.shell import Script
 from components.wiring import GATE_INTERPRETER
 from config.addressing import Endpoint
 from config.service_secrets import ServiceSecrets
@@ -159,14 +160,15 @@ class OpenStackService(pulumi.ComponentResource):
             uploads=self._uploads(artifacts), health=artifacts.healthcheck, one_shot=one_shot,
         ), parent=self, depends_on=ready)
 
-    def _ndb_gate(self, name: str, script: str, artifacts: ContainerArtifacts,
+    def _ndb_gate(self, name: str, script: Script, artifacts: ContainerArtifacts,
                   bootstrap: docker.Container) -> command.local.Command:
         a = self._args
         return command.local.Command(
             f"{name}-ndb-gate",
-            create=script,
+            create=script.text,
             interpreter=GATE_INTERPRETER,
             environment={
+                **script.environment,
                 "MIGRATION_EXIT_CODE": bootstrap.exit_code.apply(str),
                 "MIGRATION_CONTAINER": artifacts.placed.container_name,
                 "DOCKER_HOST": a.hosts[artifacts.placed.host].host.endpoint,

@@ -1,7 +1,7 @@
 """Every file and script of one stack, rendered up front from the settings.
 
-Components receive these texts and only wire resources; the test bed starts real NDB programs
-from the very same texts."""
+Components receive these texts and scripts and only wire resources; the test bed starts real
+NDB programs from the very same texts and runs the very same scripts."""
 
 from __future__ import annotations
 
@@ -11,15 +11,16 @@ from dataclasses import dataclass
 from components.render.gates import render_gate_script, render_rolling_restart_script
 from components.render.haproxy import render_haproxy_cfg
 from components.render.ndb import render_config_ini, render_my_cnf
+from components.render.shell import Script
 from config.settings import Settings
 from config.topology import Topology, build_topology
 
 
 @dataclass(frozen=True)
 class NodeGroupArtifacts:
-    member_gates: tuple[str, ...]  # one per replica, in replica order
-    group_gate: str
-    rolling_restart: str
+    member_gates: tuple[Script, ...]  # one per replica, in replica order
+    group_gate: Script
+    rolling_restart: Script
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,11 @@ class ClusterArtifacts:
     topology: Topology
     config_ini: str
     config_ini_sha256: str
-    management_gates: tuple[str, ...]
+    management_gates: tuple[Script, ...]
     node_groups: tuple[NodeGroupArtifacts, ...]
     my_cnf: tuple[str, ...]  # per SQL node
-    sql_node_gates: tuple[str, ...]  # per SQL node: its pooled connections are up
-    sql_gate: str  # every SQL node connected
+    sql_node_gates: tuple[Script, ...]  # per SQL node: its pooled connections are up
+    sql_gate: Script  # every SQL node connected
     haproxy_cfg: str
 
 
@@ -62,7 +63,7 @@ def render_cluster(settings: Settings, topology: Topology | None = None) -> Clus
     )
 
 
-def all_scripts(artifacts: ClusterArtifacts) -> dict[str, str]:
+def all_scripts(artifacts: ClusterArtifacts) -> dict[str, Script]:
     """Every script the program runs, by a file name, for shellcheck and the test bed."""
     topo = artifacts.topology
     scripts = {f"gate-{m.name}.sh": text

@@ -12,6 +12,7 @@ from components.render.kolla import (
     render_ndb_gate_script,
 )
 from components.render.openstack import file_dests, placeholders, secret_dest
+from components.render.shell import Script
 from config.catalog import FILE_MARKER, Service
 from config.openstack_layout import ControlPlaneLayout, ServiceLayout, build_layout
 from config.service_secrets import ServiceSecrets
@@ -34,7 +35,7 @@ def container_paths(service: ServiceLayout) -> dict[str, str]:
 
 
 def render_bootstrap(settings: Settings, layout: ControlPlaneLayout, service: ServiceLayout,
-                     paths: Mapping[str, str] | None = None) -> str:
+                     paths: Mapping[str, str] | None = None) -> Script:
     """The bootstrap script; `paths` replaces the container's file paths (tests)."""
     assert service.bootstrap is not None
     values = placeholders(settings, layout, service.spec, service.bootstrap, ServiceSecrets())
@@ -42,10 +43,10 @@ def render_bootstrap(settings: Settings, layout: ControlPlaneLayout, service: Se
     return render_bootstrap_script(service.spec, lines)
 
 
-def control_plane_scripts(settings: Settings) -> dict[str, str]:
-    """Every script of the control plane, by a file name (for shellcheck)."""
+def control_plane_scripts(settings: Settings) -> dict[str, Script]:
+    """Every script of the control plane, by a file name (for shellcheck and the tests)."""
     layout = build_layout(settings)
-    out = {}
+    out: dict[str, Script] = {}
     for service in layout.services:
         if service.bootstrap is None:
             continue

@@ -16,6 +16,7 @@ import shlex
 import string
 from collections.abc import Mapping
 
+from components.render.shell import Script, script_file
 from config.catalog import FILE_MARKER, Service
 
 KOLLA_CONFIG_DIR = "/var/lib/kolla/config_files"
@@ -65,47 +66,26 @@ def bootstrap_lines(service: Service, values: Mapping[str, str],
     return out
 
 
-def render_bootstrap_script(service: Service, lines: list[str]) -> str:
-    """The one-shot migration container's command: each line in order, logged, stop at the
-    first failure. The container's exit code is what the NDB gate reads first."""
+def render_bootstrap_script(service: Service, lines: list[str]) -> Script:
+    """The one-shot migration container's command: scripts/bootstrap-prelude.sh, then each
+    catalog line in order after a `step` line that logs it, stopping at the first failure.
+    The container's exit code is what the NDB gate reads first. The lines are data from the
+    catalog, so they are generated; what a step line shows is masked here, in Python, so the
+    text of a secret (or of the expression that reads it) never reaches the log."""
     steps = []
     for number, line in enumerate(lines, 1):
         shown = re.sub(r"\s+", " ", line)
         shown = re.sub(r'OS_BOOTSTRAP_PASSWORD="[^"]*"', "OS_BOOTSTRAP_PASSWORD=...", shown)
-        steps.append(f"log {shlex.quote(f'step {number}/{len(lines)}: {shown}')}\n{line}")
-    body = "\n".join(steps)
-    return f"""#!/usr/bin/env bash
-# Rendered by openstack-ndb: the migrations of {service.name}, with the NDB adaptation on
-# (OPENSTACK_NDB_ADAPT=1 and PYTHONPATH in the container's environment).
-set -euo pipefail
-log() {{ printf '[%s] bootstrap {service.name}: %s\\n' "$(date +%H:%M:%S)" "$*"; }}
-{body}
-log finished
-"""
+        steps.append(f"step {number} {len(lines)} {shlex.quote(shown)}\n{line}\n")
+    return Script(
+        script_file("bootstrap-prelude.sh") + "\n" + "".join(steps) + "log finished\n",
+        {"BOOTSTRAP_SERVICE": service.name},
+    )
 
 
-def render_ndb_gate_script(service: Service, schemas: list[str]) -> str:
-    """After the bootstrap container: fail with its log tail if it failed, else run ndb_fit
-    on the service's databases; any table not on ndbcluster or not fitting NDB fails the
-    deployment with the list. Runs on the deploying machine (MIGRATION_EXIT_CODE,
-    MIGRATION_CONTAINER, DOCKER_HOST, NDB_FIT_* come from the environment)."""
-    schema_args = " ".join(f"--schema {shlex.quote(s)}" for s in schemas)
-    return f"""#!/usr/bin/env bash
-# Rendered by openstack-ndb: the NDB gate of {service.name}.
-set -euo pipefail
-log() {{ printf '[%s] ndb gate {service.name}: %s\\n' "$(date +%H:%M:%S)" "$*"; }}
-read -r -a ndb_fit <<< "${{NDB_FIT:-python3 -m ndb_fit}}"
-if [[ "${{MIGRATION_EXIT_CODE:-}}" != 0 ]]; then
-  log "the migrations failed (exit code ${{MIGRATION_EXIT_CODE:-unknown}}); their last lines:"
-  docker logs --tail 60 "${{MIGRATION_CONTAINER:?}}" 2>&1 || true
-  log "fix the cause and run the update again: the migrations run again from where they stopped"
-  exit 1
-fi
-log "migrations done; checking that every table is ndbcluster and fits NDB"
-if ! "${{ndb_fit[@]}}" --host "${{NDB_FIT_HOST:?}}" --port "${{NDB_FIT_PORT:?}}" \\
-    --user "${{NDB_FIT_USER:-root}}" {schema_args}; then
-  log "tables above do not fit NDB: the deployment stops before {service.name} starts"
-  exit 1
-fi
-log "passed"
-"""
+def render_ndb_gate_script(service: Service, schemas: list[str]) -> Script:
+    """After the bootstrap container: scripts/service-ndb-gate.sh, which fails with its log
+    tail if it failed, else runs ndb_fit on `schemas`. Runs on the deploying machine; the
+    component adds MIGRATION_EXIT_CODE, MIGRATION_CONTAINER, DOCKER_HOST and NDB_FIT_*."""
+    return Script(script_file("service-ndb-gate.sh"),
+                  {"NDB_GATE_SERVICE": service.name, "NDB_FIT_SCHEMAS": " ".join(schemas)})

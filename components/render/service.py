@@ -9,7 +9,7 @@ the tests run the very same texts.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import ndb_adapt
@@ -33,6 +33,7 @@ from components.render.openstack import (
     render_service_files,
     secret_config_dest,
 )
+from components.render.shell import Script
 from config.catalog import Service
 from config.openstack_layout import ControlPlaneLayout, Interface, Placed, ServiceLayout
 from config.service_secrets import ServiceSecrets
@@ -69,7 +70,7 @@ class ContainerArtifacts:
 class ServiceArtifacts:
     layout: ServiceLayout
     bootstrap: ContainerArtifacts | None
-    ndb_gate_script: str | None  # runs after the bootstrap, on the deploying machine
+    ndb_gate_script: Script | None  # runs after the bootstrap, on the deploying machine
     containers: tuple[ContainerArtifacts, ...]
     endpoints: tuple[tuple[str, str], ...]  # (keystone interface, URL) it registers
 
@@ -81,8 +82,8 @@ class ServiceArtifacts:
 def _container(settings: Settings, topology: Topology, layout: ControlPlaneLayout,
                service: ServiceLayout, where: Placed, *, role: str, image: str, user: str,
                command: str, label: str, named_secrets: dict[str, str],
-               healthcheck: tuple[str, ...] | None, extra: tuple[PlainFile, ...] = ()
-               ) -> ContainerArtifacts:
+               healthcheck: tuple[str, ...] | None, extra: tuple[PlainFile, ...] = (),
+               env: Mapping[str, str] | None = None) -> ContainerArtifacts:
     spec = service.spec
     dests = file_dests(spec, where)
     secrets = dict(named_secrets)
@@ -99,7 +100,8 @@ def _container(settings: Settings, topology: Topology, layout: ControlPlaneLayou
         placed=where, role=role, image=image, label=label, files=tuple(files),
         secret_files=tuple(secrets),
         render_secrets=SecretRenderer(settings, topology, layout, spec, where, tuple(secrets)),
-        envs=tuple(f"{k}={v}" for k, v in {**KOLLA_ENV, **ndb_adapt.CONTAINER_ENV}.items()),
+        envs=tuple(f"{k}={v}" for k, v in
+                   {**KOLLA_ENV, **ndb_adapt.CONTAINER_ENV, **(env or {})}.items()),
         healthcheck=healthcheck,
     )
 
@@ -127,13 +129,13 @@ def render_service(settings: Settings, topology: Topology, layout: ControlPlaneL
     bootstrap = None
     gate = None
     if service.bootstrap is not None and spec.bootstrap is not None:
-        script = PlainFile(kolla_source(BOOTSTRAP_SCRIPT),
-                           render_bootstrap(settings, layout, service), "0755")
+        rendered = render_bootstrap(settings, layout, service)
+        script = PlainFile(kolla_source(BOOTSTRAP_SCRIPT), rendered.text, "0755")
         bootstrap = _container(
             settings, topology, layout, service, service.bootstrap, role="bootstrap",
             image=spec.bootstrap.image, user=spec.bootstrap.user, command=BOOTSTRAP_COMMAND,
             label=f"{spec.name}-bootstrap", named_secrets=secret_files(spec),
-            healthcheck=None, extra=(script,))
+            healthcheck=None, extra=(script,), env=rendered.environment)
         gate = render_ndb_gate_script(spec, list(spec.databases))
     containers = []
     for placed in service.containers:

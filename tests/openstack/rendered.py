@@ -57,6 +57,7 @@ class Rendered:
     files: dict[str, Path]  # catalog file name -> its path under root
     script: Path
     home: Path  # the service's config dir under root: oslo.config finds its .conf.d there
+    environment: dict[str, str]  # the script's parameters, as the container's environment
 
 
 @dataclass(frozen=True)
@@ -132,10 +133,13 @@ class RenderedServices:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(self._keys.setdefault(
                 dest, fernet_key(base64.b64encode(os.urandom(32)).decode())))
-        script = root / "bootstrap.sh"
-        script.write_text(self.addresses(
-            render_bootstrap(self.settings, self.layout, service, paths)))
-        return Rendered(root, files, script, root / config_dir(spec).lstrip("/"))
+        script = root / "bootstrap.sh"  # written for the bootstrap container only
+        environment: dict[str, str] = {}
+        if this.role == "bootstrap":
+            bootstrap = render_bootstrap(self.settings, self.layout, service, paths)
+            script.write_text(self.addresses(bootstrap.text))
+            environment = bootstrap.environment
+        return Rendered(root, files, script, root / config_dir(spec).lstrip("/"), environment)
 
     def prepare(self, name: str, admin: AdminEndpoint) -> None:
         """The service's databases and account, as its ServiceDatabase makes them."""
@@ -181,7 +185,7 @@ class RenderedServices:
 
     def bootstrap(self, name: str, rendered: Rendered) -> Run:
         venv = SERVICES[name].venv()
-        env = service_env(adapt=True)
+        env = {**service_env(adapt=True), **rendered.environment}
         env["HOME"] = str(rendered.home)  # oslo.config: ~/<service>.conf.d, the secrets
         env["PATH"] = f"{venv / 'bin'}{os.pathsep}{env.get('PATH', '')}"
         start = time.monotonic()

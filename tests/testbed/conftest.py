@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from components.render.artifacts import ClusterArtifacts
+from components.render.shell import Script
 from config.settings import Settings
 from testbed.cluster import TestCluster
 from testbed.pytest_support import require_testbed
@@ -27,10 +28,13 @@ class RenderedCluster:
     cluster: TestCluster
     ndb_mgm_wrapper: Path  # what NDB_MGM names in a deployment: `docker exec <mgmd> ndb_mgm`
 
-    def run_script(self, text: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-        """Run a rendered gate or restart script against this cluster, as `pulumi up` would."""
-        env = {**os.environ, "NDB_MGM": str(self.ndb_mgm_wrapper)}
-        return subprocess.run(["bash", "-c", self.cluster.localise(text)], env=env,
+    def run_script(self, script: Script, timeout: float = 300
+                   ) -> subprocess.CompletedProcess[str]:
+        """Run a rendered gate or restart script against this cluster, as `pulumi up` would:
+        its text by `bash -c`, its environment with this cluster's addresses and ports."""
+        env = {**os.environ, **{k: self.cluster.localise(v) for k, v in script.environment.items()},
+               "NDB_MGM": str(self.ndb_mgm_wrapper)}
+        return subprocess.run(["bash", "-c", script.text], env=env,
                               capture_output=True, text=True, timeout=timeout, check=False)
 
     def connect(self, address: tuple[str, int], **kwargs: Any) -> Any:

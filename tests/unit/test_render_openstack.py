@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from components.render.control_plane import control_plane_scripts, render_bootstrap
+from components.render.control_plane import (
+    container_paths,
+    control_plane_scripts,
+    render_bootstrap,
+)
 from components.render.haproxy import render_api_haproxy_cfg
 from components.render.infra import (
     render_openrc,
@@ -253,12 +257,43 @@ def test_config_json_copies_every_file_with_its_owner() -> None:
 def test_bootstrap_reads_the_admin_password_from_a_file() -> None:
     settings = settings_for("dev")
     layout = build_layout(settings)
-    script = render_bootstrap(settings, layout, layout.service("keystone"))
+    script = render_bootstrap(settings, layout, layout.service("keystone")).text
     assert 'OS_BOOTSTRAP_PASSWORD="$(cat /etc/keystone/admin-password)"' in script
     assert "--bootstrap-public-url http://127.0.0.1:5000/v3" in script
     assert "admin-pw" not in script
-    nova = render_bootstrap(settings, layout, layout.service("nova"))
+    nova = render_bootstrap(settings, layout, layout.service("nova")).text
     assert nova.index("api_db sync") < nova.index("map_cell0") < nova.index(" db sync")
+
+
+def test_bootstrap_logs_its_steps_but_never_the_password(tmp_path: Path) -> None:
+    """keystone's rendered bootstrap, run as the container runs it (its text as a file, its
+    environment), with keystone-manage a stub: the step log masks OS_BOOTSTRAP_PASSWORD."""
+    settings = settings_for("dev")
+    layout = build_layout(settings)
+    keystone = layout.service("keystone")
+    paths = {k: str(tmp_path / Path(v).name) for k, v in container_paths(keystone).items()}
+    (tmp_path / "admin-password").write_text("s3cret-pw")
+    (tmp_path / "keystone-manage").write_text(
+        '#!/bin/sh\n[ "${OS_BOOTSTRAP_PASSWORD:-}" != s3cret-pw ] || echo "password read"\n')
+    (tmp_path / "keystone-manage").chmod(0o755)
+    script = render_bootstrap(settings, layout, keystone, paths)
+    (tmp_path / "bootstrap.sh").write_text(script.text)
+    env = {**os.environ, **script.environment, "PATH": f"{tmp_path}:{os.environ['PATH']}"}
+    done = subprocess.run(["bash", str(tmp_path / "bootstrap.sh")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "bootstrap keystone: step 1/2: keystone-manage --config-file" in done.stdout
+    assert "bootstrap keystone: step 2/2: OS_BOOTSTRAP_PASSWORD=... keystone-manage" in done.stdout
+    assert "password read" in done.stdout  # the line itself still passes the password
+    assert "s3cret-pw" not in done.stdout + done.stderr
+    assert "$(cat" not in done.stdout
+    assert done.stdout.rstrip().endswith("bootstrap keystone: finished")
+    # Without its environment the script refuses to start, naming what is missing.
+    del env["BOOTSTRAP_SERVICE"]
+    done = subprocess.run(["bash", str(tmp_path / "bootstrap.sh")], env=env,
+                          capture_output=True, text=True)
+    assert done.returncode != 0 and "BOOTSTRAP_SERVICE" in done.stderr
+    assert "step" not in done.stdout
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -281,8 +316,8 @@ def test_api_haproxy_accepts_the_config(stack: str, tmp_path: Path) -> None:
 def test_control_plane_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> None:
     shellcheck = require_tool("shellcheck")
     paths = []
-    for name, text in control_plane_scripts(settings_for(stack)).items():
-        (tmp_path / name).write_text(text)
+    for name, script in control_plane_scripts(settings_for(stack)).items():
+        (tmp_path / name).write_text(script.text)
         paths.append(str(tmp_path / name))
     assert len(paths) == 2 * 7
     result = subprocess.run([shellcheck, "--severity=style", *paths],
@@ -293,8 +328,9 @@ def test_control_plane_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> No
 def test_ndb_gate_fails_on_a_failed_migration(tmp_path: Path) -> None:
     scripts = control_plane_scripts(settings_for("dev"))
     script = tmp_path / "gate.sh"
-    script.write_text(scripts["ndb-gate-nova.sh"])
-    env = {**os.environ, "MIGRATION_EXIT_CODE": "1", "MIGRATION_CONTAINER": "none",
+    script.write_text(scripts["ndb-gate-nova.sh"].text)
+    env = {**os.environ, **scripts["ndb-gate-nova.sh"].environment,
+           "MIGRATION_EXIT_CODE": "1", "MIGRATION_CONTAINER": "none",
            "PATH": f"{tmp_path}:{os.environ['PATH']}"}
     (tmp_path / "docker").write_text("#!/bin/sh\necho 'docker logs of' \"$@\"\n")
     (tmp_path / "docker").chmod(0o755)
@@ -302,6 +338,22 @@ def test_ndb_gate_fails_on_a_failed_migration(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "the migrations failed (exit code 1)" in done.stdout
     assert "docker logs of logs --tail 60 none" in done.stdout
+
+
+def test_ndb_gate_checks_every_database_of_the_service(tmp_path: Path) -> None:
+    gate = control_plane_scripts(settings_for("dev"))["ndb-gate-nova.sh"]
+    (tmp_path / "gate.sh").write_text(gate.text)
+    (tmp_path / "ndb_fit").write_text('#!/bin/sh\necho "ndb_fit $*"\n')
+    (tmp_path / "ndb_fit").chmod(0o755)
+    env = {**os.environ, **gate.environment, "MIGRATION_EXIT_CODE": "0",
+           "NDB_FIT": str(tmp_path / "ndb_fit"), "NDB_FIT_HOST": "10.0.0.5",
+           "NDB_FIT_PORT": "3306"}
+    done = subprocess.run(["bash", str(tmp_path / "gate.sh")], env=env, capture_output=True,
+                          text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("ndb_fit --host 10.0.0.5 --port 3306 --user root "
+            "--schema nova_api --schema nova_cell0 --schema nova") in done.stdout
+    assert "ndb gate nova: passed" in done.stdout
 
 
 def test_fernet_keys_are_valid_fernet_keys() -> None:
