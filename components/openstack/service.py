@@ -176,8 +176,10 @@ class OpenStackService(pulumi.ComponentResource):
                 "NDB_FIT_HOST": a.sql_admin.endpoint.host,
                 "NDB_FIT_PORT": str(a.sql_admin.endpoint.port),
                 "NDB_FIT_USER": a.sql_admin.user,
-                "NDB_FIT_PASSWORD": a.sql_admin.password.apply(pulumi.Output.secret),
             },
+            # The password on standard input: an environment variable would show in
+            # /proc/<pid>/environ and in the command's inputs.
+            stdin=a.sql_admin.password.apply(pulumi.Output.secret),
             triggers=[bootstrap.id],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap]),
         )

@@ -117,7 +117,10 @@ def test_migrations_run_with_the_adaptation_and_wait(stack: str) -> None:
     gates = [x for x in r.of_type("command:local:Command") if x.name.endswith("-ndb-gate")]
     assert len(gates) == 7
     for gate in gates:
-        env = unwrap(gate.inputs["environment"])  # secret as a whole: it holds the password
+        env = gate.inputs["environment"]
+        assert not _is_secret(gate.raw_inputs["environment"])  # no password in it
+        assert _is_secret(gate.raw_inputs["stdin"])  # the password travels on stdin
+        assert unwrap(gate.inputs["stdin"]).startswith("mock-password-")
         bootstrap = r.by_name(gate.name.replace("-ndb-gate", "-bootstrap"))
         # the exit code the gate reads is the bootstrap container's own output
         assert bootstrap.urn in gate.property_dependencies["environment"]
@@ -125,6 +128,10 @@ def test_migrations_run_with_the_adaptation_and_wait(stack: str) -> None:
         assert env["MIGRATION_CONTAINER"] == bootstrap.inputs["name"]
         assert env["NDB_FIT"].endswith("-m ndb_fit")
         assert f"{env['NDB_FIT_HOST']}:{env['NDB_FIT_PORT']}" == r.outputs["sqlEndpoint"]
+
+
+def _is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_KEY) == SECRET_SIG
 
 
 def _plain(value: Any, needle: str, secret: bool = False) -> int:

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,18 +56,22 @@ ROLLING_RESTART = "ndb-group-0-rolling-restart"  # keyed by config.ini's hash
 
 
 @pytest.fixture(scope="module")
-def with_made_up_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Run]:
+def with_made_up_service(tmp_path_factory: pytest.TempPathFactory) -> Run:
+    # First in the catalog file and second in openstack.services: neither position may
+    # move another service (only the entry's slot places it).
     catalog = yaml.safe_load(config.catalog.CATALOG.read_text())
-    catalog["glance2"] = MADE_UP
+    catalog = {"glance2": MADE_UP, **catalog}
     path = tmp_path_factory.mktemp("catalog") / "catalog.yaml"
     path.write_text(yaml.safe_dump(catalog, sort_keys=False))
     stack = dict(stack_config("dev"))
     openstack = dict(stack["openstack-ndb:openstack"])
-    openstack["services"] = [*openstack["services"], "glance2"]
+    services = list(openstack["services"])
+    openstack["services"] = [services[0], "glance2", *services[1:]]
     stack["openstack-ndb:openstack"] = openstack
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(config.catalog, "CATALOG", path)
-        yield run_program(stack, "dev")
+        made_up = run_program(stack, "dev")
+    return made_up  # the tests' own runs (run("dev")) see the real catalog again
 
 
 def _by_urn(r: Run) -> dict[str, Registered]:

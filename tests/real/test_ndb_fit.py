@@ -334,3 +334,29 @@ def test_cli_help() -> None:
     for text in ("--schema", "--engine", "--password-file", "NDB_FIT_PASSWORD", "--json",
                  "Exit status"):
         assert text in done.stdout
+
+
+@pytest.mark.parametrize("right_password", [True, False])
+def test_service_gate_gives_ndb_fit_the_password_on_stdin(
+        mysql_server: MysqlServer, schemas: tuple[str, str], right_password: bool) -> None:
+    """The rendered NDB gate of a service, run as the deployment runs it: the password on
+    standard input only (no environment variable, no argument). With it, ndb_fit reaches the
+    server and lists the InnoDB tables that are not on NDB; without it, the server refuses."""
+    from components.render.kolla import render_ndb_gate_script
+    from config.catalog import load_catalog
+
+    script = render_ndb_gate_script(load_catalog().services["glance"], [schemas[0]])
+    env = {k: v for k, v in os.environ.items() if k != "NDB_FIT_PASSWORD"}
+    env |= {**script.environment, "MIGRATION_EXIT_CODE": "0", "MIGRATION_CONTAINER": "none",
+            "NDB_FIT": f"{sys.executable} -m ndb_fit", "NDB_FIT_HOST": mysql_server.host,
+            "NDB_FIT_PORT": str(mysql_server.port), "NDB_FIT_USER": mysql_server.user}
+    password = mysql_server.password if right_password else "wrong-" + mysql_server.password
+    done = subprocess.run(["bash", "-c", script.text], input=password, env=env, cwd=REPO,
+                          capture_output=True, text=True, timeout=120, check=False)
+    assert done.returncode == 1
+    assert "the deployment stops before glance starts" in done.stdout
+    assert password not in done.stdout + done.stderr
+    if right_password:
+        assert f"{schemas[0]}.wide_row" in done.stdout and "engine" in done.stdout
+    else:
+        assert "1045" in done.stderr or "Access denied" in done.stderr, done.stderr

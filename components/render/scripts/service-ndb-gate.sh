@@ -11,7 +11,8 @@
 #   MIGRATION_EXIT_CODE  the bootstrap container's exit code
 #   MIGRATION_CONTAINER  its name, for `docker logs` (with DOCKER_HOST naming its engine)
 #   NDB_FIT_HOST, NDB_FIT_PORT, NDB_FIT_USER (default root)  the SQL endpoint to check through
-#   NDB_FIT_PASSWORD     read by ndb_fit itself
+# and on standard input the SQL endpoint's password (pulumi-command's `stdin`, kept secret in
+# state): never an environment variable or an argument, which other processes can read.
 #   NDB_FIT              the command that runs ndb_fit, split on blanks
 #                        (default `python3 -m ndb_fit`)
 set -euo pipefail
@@ -32,7 +33,7 @@ log "migrations done; checking that every table is ndbcluster and fits NDB"
 schema_args=()
 for schema in "${schemas[@]}"; do schema_args+=(--schema "$schema"); done
 if ! "${ndb_fit[@]}" --host "${NDB_FIT_HOST:?}" --port "${NDB_FIT_PORT:?}" \
-    --user "${NDB_FIT_USER:-root}" "${schema_args[@]}"; then
+    --user "${NDB_FIT_USER:-root}" --password-file /dev/stdin "${schema_args[@]}"; then
   log "tables above do not fit NDB: the deployment stops before $service starts"
   exit 1
 fi
