@@ -10,7 +10,6 @@ Adding data nodes therefore renumbers nothing else.
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from typing import Literal
 
@@ -163,7 +162,3 @@ def published_ports(settings: Settings, topology: Topology) -> list[tuple[str, i
     keys = {"mgm": "management.publishPort", "endpoint": "endpoint.publishPort"}
     return [(n.host, n.published_port, f"{keys[n.kind]} ({n.name})")
             for n in topology.nodes if n.published_port is not None]
-
-
-def subnet_size(subnet: ipaddress.IPv4Network) -> int:
-    return int(subnet.num_addresses)

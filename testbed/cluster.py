@@ -75,7 +75,6 @@ class Testbed:
     mysqld: str  # inside the root
     mysql: str  # client, inside the root
     haproxy: str  # on the host
-    mysql_version: str
 
     @staticmethod
     def env_path() -> Path:
@@ -99,7 +98,6 @@ class Testbed:
                 mysqld=env.get("NDB_TESTBED_MYSQLD", "/usr/sbin/mysqld"),
                 mysql=env.get("NDB_TESTBED_MYSQL", "/usr/bin/mysql"),
                 haproxy=env.get("NDB_TESTBED_HAPROXY", "/usr/sbin/haproxy"),
-                mysql_version=env.get("NDB_TESTBED_MYSQL_VERSION", ""),
             )
         except KeyError as missing:
             raise TestbedError(f"{path} lacks {missing}") from None

@@ -38,7 +38,7 @@ from tests.openstack.cluster import (
     require_services,
 )
 from tests.openstack.heads import at_head, current_heads, expected_heads
-from tests.openstack.migrations import MigrationResult, drop, migrate, prepare, service_env
+from tests.openstack.migrations import drop, migrate, prepare, service_env
 from tests.openstack.rendered import RenderedServices, memcached, secrets_for
 from tests.openstack.services import SERVICES, Target
 
@@ -63,11 +63,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
 def _target(cluster: TestCluster, name: str, prefix: str = "") -> Target:
     admin = admin_endpoint(cluster)
     return Target(admin.host, admin.port, f"{prefix}{name}", f"{name}-pw", prefix)
-
-
-def _explain(result: MigrationResult) -> str:
-    failure = result.failure.summary() if result.failure else "no failure"
-    return f"{result.service}: {failure}\nadaptations:\n" + "\n".join(result.adaptations)
 
 
 @pytest.fixture(scope="module")
