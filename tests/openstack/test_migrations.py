@@ -27,7 +27,6 @@ import pytest
 
 from ndb_fit import analyze
 from testbed.cluster import TestCluster
-from tests.openstack.census import engines
 from tests.openstack.cluster import (
     OTHER_SQL_NODE,
     SQL_NODE,
@@ -41,6 +40,7 @@ from tests.openstack.heads import at_head, current_heads, expected_heads
 from tests.openstack.migrations import drop, migrate, prepare, service_env
 from tests.openstack.rendered import RenderedServices, memcached, secrets_for
 from tests.openstack.services import SERVICES, Target
+from tools.measure.census import engines
 
 # Measured without the adaptation on the sized dev cluster (docs/ndb-compatibility.md,
 # "Without the adaptation"): service -> an error code that must be among the failure's codes.
