@@ -95,16 +95,9 @@ def drop(admin: AdminEndpoint, service: Service, target: Target) -> None:
     drop_databases(admin, [target.db(d) for d in service.databases])
 
 
-def _argv(service: Service, template: tuple[str, ...], conf: Path, target: Target) -> list[str]:
-    out = [str(service.venv() / "bin" / template[0])]
-    for part in template[1:]:
-        if part == "{conf}":
-            out.append(str(conf))
-        elif part.startswith("{url:"):
-            out.append(target.url(part[5:-1]))
-        else:
-            out.append(part)
-    return out
+def _argv(service: Service, template: tuple[str, ...], conf: Path) -> list[str]:
+    return [str(service.venv() / "bin" / template[0]),
+            *(str(conf) if part == "{conf}" else part for part in template[1:])]
 
 
 def service_env(adapt: bool) -> dict[str, str]:
@@ -137,7 +130,7 @@ def migrate(service: Service, target: Target, workdir: Path, adapt: bool) -> Mig
     conf.write_text(service.config(target))
     result = MigrationResult(service.name, adapt)
     for template in service.commands:
-        argv = _argv(service, template, conf, target)
+        argv = _argv(service, template, conf)
         start = time.monotonic()
         try:
             done = subprocess.run(
