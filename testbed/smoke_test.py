@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from testbed.cluster import ClusterFiles, NodeSpec, TestCluster
@@ -115,10 +116,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
 
 
 def _connect(address: tuple[str, int]) -> Any:
-    if os.environ.get("CI") == "true":
-        import pymysql  # under CI a missing driver is a failure, not a skip
-    else:
-        pymysql = pytest.importorskip("pymysql")
     host, port = address
     return pymysql.connect(host=host, port=port, user="root", password="", autocommit=True)
 
