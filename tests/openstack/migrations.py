@@ -30,7 +30,10 @@ COMMAND_TIMEOUT_S = 1800
 _DBAPI_ERROR = re.compile(r"\(pymysql\.err\.(\w+)\) \((\d+), ['\"](.*?)['\"]\)\n", re.S)
 _SQL = re.compile(r"\[SQL: (.*?)\]\n(?:\[parameters|\(Background)", re.S)
 _CODES = re.compile(r"^\[ndb_adapt\] rule=failed .*?codes=\[([\d, ]*)\]", re.M)
-_ADAPT_LINE = re.compile(r"^\[ndb_adapt\] .*$", re.M)
+# ndb_adapt's one line per adaptation (ndb_adapt/log.py `note`); rule=failed is no adaptation
+# but a statement no rule could save.
+ADAPT_LINE = re.compile(r"^\[ndb_adapt\] rule=(?P<rule>\S+) table=(?P<table>\S+) why=.*$", re.M)
+FAILED_RULE = "failed"
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ class MigrationResult:
     @property
     def adaptations(self) -> list[str]:
         """The one-line log of every rewrite ndb_adapt made, in order."""
-        return [line for s in self.steps for line in _ADAPT_LINE.findall(s.output)
-                if "rule=failed " not in line]
+        return [m.group(0) for s in self.steps for m in ADAPT_LINE.finditer(s.output)
+                if m.group("rule") != FAILED_RULE]
 
 
 def account_for(service: Service, target: Target) -> ServiceAccount:

@@ -9,6 +9,8 @@ from itertools import dropwhile
 import pytest
 
 from config.catalog import load_catalog
+from ndb_adapt.log import LOG_FILE_ENV, note
+from tests.openstack.migrations import ADAPT_LINE
 from tests.openstack.services import (
     PINS,
     SERVICES,
@@ -86,3 +88,14 @@ def test_migration_commands_keep_plain_commands_only() -> None:
         ("svc-manage", "--config-file", "{conf}", "upgrade", "heads"),
         ("svc-manage", "--config-file", "{conf}", "db", "sync"),
     )
+
+
+def test_adapt_line_reads_what_ndb_adapt_logs(capsys: pytest.CaptureFixture[str],
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/openstack judge a migration by these lines: the pattern must read ndb_adapt's."""
+    monkeypatch.delenv(LOG_FILE_ENV, raising=False)
+    note("prefix_index", "migrations", "index ix dropped")
+    note("failed", "", "codes=[1005, 738]")
+    err = capsys.readouterr().err
+    seen = [(m.group("rule"), m.group("table")) for m in ADAPT_LINE.finditer(err)]
+    assert seen == [("prefix_index", "migrations"), ("failed", "-")]
