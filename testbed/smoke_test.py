@@ -17,7 +17,7 @@ import pymysql
 import pytest
 
 from testbed.cluster import ClusterFiles, NodeSpec, TestCluster
-from testbed.pytest_support import require_testbed
+from testbed.pytest_support import check_sql_nodes_series, require_testbed
 
 CONFIG_INI = """\
 [ndbd default]
@@ -112,6 +112,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
     workdir: Path = tmp_path_factory.mktemp("ndb")
     with TestCluster(files, workdir, testbed=testbed) as tc:
         tc.start(timeout=600)
+        check_sql_nodes_series(tc)
         yield tc
 
 
