@@ -11,7 +11,7 @@ run that dies half-way leaves nothing the next run cannot finish. The SQL lives 
 functions (``create_or_adopt``, ``revoke_databases``, ``drop_user``, ``drop_databases``,
 ``read_state``) that the provider methods call and tests call directly.
 
-Dynamic provider rules that shape this file (design notes §4):
+Dynamic provider rules that shape this file (docs/design.md §5.1):
 - The provider object is pickled with dill: it holds no connection or client; every method
   opens its own pymysql connection and closes it.
 - Outputs are secret only when the same-named input was secret, so the resource also lists

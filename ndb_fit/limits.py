@@ -22,7 +22,7 @@ Sources (checked for this module):
   (https://dev.mysql.com/doc/refman/8.0/en/create-table-foreign-keys.html): "As of NDB 8.0.16:
   For NDB tables, ON DELETE CASCADE is not supported where the child table contains one or
   more columns of any of the TEXT or BLOB types" (NDB error 21034 when a real 9.7 cluster ran
-  the services' migrations, design notes §3).
+  the services' migrations, docs/design.md §4.2).
 - [MEASURED] CREATE TABLE on a real NDB 9.7.2 cluster (the dev stack's rendered files),
   tests/openstack/test_independent_measurement.py (docs/ndb-compatibility.md, "Analyzer vs
   NDB, table by table"). Where it and the manual differ, the measurement wins:

@@ -307,7 +307,7 @@ class TestCluster:
             for node in self._of_kind("mgm"):
                 self._start_mgmd(node)
             self._wait(deadline, "management node(s) answer", self._mgm_answers)
-            # All data nodes at once: an initial start waits for its peers (see domain notes).
+            # All data nodes at once: an initial start waits for its peers (docs/design.md §2.2).
             for node in self._of_kind("data"):
                 self._start_ndbmtd(node, initial=True)
             self._wait_data_started(deadline, [n.node_id for n in self._of_kind("data")])

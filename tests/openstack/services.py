@@ -45,7 +45,7 @@ class Target:
 
 def _database_section(group: str, url: str) -> str:
     # mysql_sql_mode: oslo.db's default (TRADITIONAL) includes NO_ENGINE_SUBSTITUTION, which
-    # turns the server's InnoDB->NDBCLUSTER substitution into error 3161 (domain notes §3).
+    # turns the server's InnoDB->NDBCLUSTER substitution into error 3161 (docs/design.md §4.3).
     return f"[{group}]\nconnection = {url}\nmysql_sql_mode = {SERVICE_SQL_MODE}\n"
 
 
