@@ -23,7 +23,7 @@ help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
 	@echo "make preview  pulumi preview --diff on the $(STACK) stack"
 	@echo "make openrc   the admin's openrc from the stack outputs, mode 0600 (openrc-$(STACK))"
-	@echo "make test-fast  the inner loop: unit and mock tests (markers unit, mocks); no root, ~15 s"
+	@echo "make test-fast  the inner loop: unit and mock tests (markers unit, mocks); no root, ~10 s"
 	@echo "make test     what CI runs: venv, lint, test bed, every tier (unit mocks real testbed"
 	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
 	@echo "make test-full  make test plus the long opt-in suites (marker full; none today, so the same)"
