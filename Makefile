@@ -17,13 +17,16 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down up preview destroy openrc test test-unit test-mocks lint bench clean
+.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
 	@echo "make preview  pulumi preview --diff on the $(STACK) stack"
 	@echo "make openrc   the admin's openrc from the stack outputs, mode 0600 (openrc-$(STACK))"
-	@echo "make test     everything: venv, lint, test bed, unit, mock and real-server tests"
+	@echo "make test-fast  the inner loop: unit and mock tests (markers unit, mocks); no root, ~10 s"
+	@echo "make test     what CI runs: venv, lint, test bed, every tier (unit mocks real testbed"
+	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
+	@echo "make test-full  make test plus the long opt-in suites (marker full; none today, so the same)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder from PyPI (cached)"
@@ -79,11 +82,15 @@ lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
+# Tiers are pytest markers, given by folder in conftest.py (pyproject.toml lists them).
+test-fast: venv
+	@$(PY) -m pytest -q -m "unit or mocks"
+
 test-unit: venv
-	$(PY) -m pytest -q tests/unit
+	$(PY) -m pytest -q -m unit
 
 test-mocks: venv
-	$(PY) -m pytest -q tests/mocks
+	$(PY) -m pytest -q -m mocks
 
 # The real NDB Cluster test bed: NDB programs built from Debian's source package, sid's mysqld
 # in a debootstrapped root, haproxy (testbed/provision.sh; needs root).
@@ -107,6 +114,10 @@ kolla-source: venv
 
 test: venv lint testbed openstack-venvs kolla-source
 	$(PY) -m pytest -q
+
+# Everything: make test's tiers plus the suites marked `full` (deselected without --full).
+test-full: venv lint testbed openstack-venvs kolla-source
+	$(PY) -m pytest -q --full
 
 bench: venv testbed
 	$(PY) bench/program_under_mocks.py

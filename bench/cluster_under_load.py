@@ -5,7 +5,7 @@ Starts the dev stack's rendered cluster on the test bed (testbed/provision.sh), 
 bounded write load of tests/testbed/load.py (one client, one autocommitted INSERT per write),
 and prints writes/s in steady state and while `rolling-restart-group-0.sh` runs, the longest
 time without a commit, writes of unknown outcome and rows lost (committed but missing on an
-SQL node; must be 0). Runtime: cluster start ~1 min, then at most ~4 min.
+SQL node; must be 0). The load and the restart are bounded (max_seconds, RESTART_TIMEOUT).
 
 Set NDB_TESTBED_ADDRESS_PREFIX (e.g. 127.0.4) when another cluster runs on the default range.
 """

@@ -1,13 +1,10 @@
 """Benchmark (not a test): time to run the whole program under Pulumi mocks.
 
-Prints, for the dev stack, the prod stack and larger topologies, the resource count and the
-median wall time of a full run (settings validation, rendering, registration). Target from
-the foundation issue: the large topology (48 data nodes, 8 SQL nodes) under 3 s here, cost
-growing linearly with node count (compare seconds per resource across the rows). That target
-was set for the NDB tier alone; the stacks now also carry the control plane (about 120
-resources on dev, 140 on prod), and the figures include it: measured 1.8 s for dev (146
-resources) and 7.5 s at 48 data nodes (397 resources), 12-19 ms per resource, most of it in
-the Pulumi SDK's registration (cProfile), not in rendering."""
+Prints, for the dev stack, the prod stack and larger topologies, the resource count, the
+median wall time of a full run (settings validation, rendering, registration) and the time per
+resource: cost should grow linearly with node count, so ms/resource should hold steady across
+the rows. The foundation issue's target, set when the stacks held the NDB tier alone: the large
+topology (48 data nodes, 8 SQL nodes) under 3 s here. The figures are what this prints."""
 
 from __future__ import annotations
 

@@ -8,10 +8,10 @@ never does by default: drop data. ``delete`` drops the account and keeps the dat
 
 Every statement is idempotent (``CREATE ... IF NOT EXISTS``, ``ALTER USER``, ``GRANT``), so a
 run that dies half-way leaves nothing the next run cannot finish. The SQL lives in plain
-functions (``create_or_adopt``, ``rotate_password``, ``revoke_databases``, ``drop_user``,
-``drop_databases``, ``read_state``) that the provider methods call and tests call directly.
+functions (``create_or_adopt``, ``revoke_databases``, ``drop_user``, ``drop_databases``,
+``read_state``) that the provider methods call and tests call directly.
 
-Dynamic provider rules that shape this file (design notes §4):
+Dynamic provider rules that shape this file (docs/design.md §5.1):
 - The provider object is pickled with dill: it holds no connection or client; every method
   opens its own pymysql connection and closes it.
 - Outputs are secret only when the same-named input was secret, so the resource also lists
@@ -400,17 +400,6 @@ def create_or_adopt(
 def _alter_password(cur: Any, admin: AdminEndpoint, account: ServiceAccount) -> None:
     _run(cur, admin, "ALTER USER %s@%s IDENTIFIED BY %s",
          (account.user, account.host, account.password))
-
-
-def rotate_password(admin: AdminEndpoint, account: ServiceAccount) -> None:
-    """Set the account's password in place; the old one stops working at once."""
-    with admin_connection(admin) as conn, conn.cursor() as cur:
-        if not _account_exists(cur, account):
-            raise DatabaseError(
-                f"MySQL at {admin.where}: account {account.name} does not exist; "
-                "run create_or_adopt first"
-            )
-        _alter_password(cur, admin, account)
 
 
 def alter_charset(

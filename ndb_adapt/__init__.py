@@ -1,7 +1,7 @@
 """ndb_adapt: make OpenStack services' own migrations and queries live on MySQL NDB Cluster.
 
 oslo.db's ``mysql_enable_ndb`` did this until oslo.db 14.0.0 removed it (2023.2); current
-migrations hard-code InnoDB and some of their tables break NDB limits (domain notes §3,
+migrations hard-code InnoDB and some of their tables break NDB limits (docs/design.md §4,
 docs/ndb-compatibility.md). This package wraps the DB-API the services use (PyMySQL's
 ``Cursor.execute``) in every process that runs migrations or talks to the database:
 

@@ -26,7 +26,7 @@ Sources:
   (https://dev.mysql.com/doc/refman/8.0/en/create-table-foreign-keys.html): "As of NDB 8.0.16:
   For NDB tables, ON DELETE CASCADE is not supported where the child table contains one or
   more columns of any of the TEXT or BLOB types" (NDB error 21034 when a real 9.7 cluster ran
-  the services' migrations, design notes §3).
+  the services' migrations, docs/design.md §4.2).
 - [STORAGE] MySQL 9.7 Reference Manual, "Data Type Storage Requirements" and "Character
   Sets and Collations in MySQL" (SHOW CHARACTER SET, Maxlen): fixed sizes, bytes per char.
 - [MEASURED] CREATE TABLE on a real NDB 9.7.2 cluster (the dev stack's rendered files),

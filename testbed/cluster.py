@@ -75,7 +75,6 @@ class Testbed:
     mysqld: str  # inside the root
     mysql: str  # client, inside the root
     haproxy: str  # on the host
-    mysql_version: str
 
     @staticmethod
     def env_path() -> Path:
@@ -99,7 +98,6 @@ class Testbed:
                 mysqld=env.get("NDB_TESTBED_MYSQLD", "/usr/sbin/mysqld"),
                 mysql=env.get("NDB_TESTBED_MYSQL", "/usr/bin/mysql"),
                 haproxy=env.get("NDB_TESTBED_HAPROXY", "/usr/sbin/haproxy"),
-                mysql_version=env.get("NDB_TESTBED_MYSQL_VERSION", ""),
             )
         except KeyError as missing:
             raise TestbedError(f"{path} lacks {missing}") from None
@@ -309,7 +307,7 @@ class TestCluster:
             for node in self._of_kind("mgm"):
                 self._start_mgmd(node)
             self._wait(deadline, "management node(s) answer", self._mgm_answers)
-            # All data nodes at once: an initial start waits for its peers (see domain notes).
+            # All data nodes at once: an initial start waits for its peers (docs/design.md §2.2).
             for node in self._of_kind("data"):
                 self._start_ndbmtd(node, initial=True)
             self._wait_data_started(deadline, [n.node_id for n in self._of_kind("data")])

@@ -13,10 +13,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 from testbed.cluster import ClusterFiles, NodeSpec, TestCluster
-from testbed.pytest_support import require_testbed
+from testbed.pytest_support import check_sql_nodes_series, require_testbed
 
 CONFIG_INI = """\
 [ndbd default]
@@ -111,14 +112,11 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TestCluster]:
     workdir: Path = tmp_path_factory.mktemp("ndb")
     with TestCluster(files, workdir, testbed=testbed) as tc:
         tc.start(timeout=600)
+        check_sql_nodes_series(tc)
         yield tc
 
 
 def _connect(address: tuple[str, int]) -> Any:
-    if os.environ.get("CI") == "true":
-        import pymysql  # under CI a missing driver is a failure, not a skip
-    else:
-        pymysql = pytest.importorskip("pymysql")
     host, port = address
     return pymysql.connect(host=host, port=port, user="root", password="", autocommit=True)
 

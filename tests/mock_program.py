@@ -46,9 +46,6 @@ class Run:
     def by_name(self, name: str) -> Registered:
         return next(r for r in self.resources if r.name == name)
 
-    def by_urn(self, urn: str) -> Registered:
-        return next(r for r in self.resources if r.urn == urn)
-
     def depends_transitively(self, later: Registered, earlier: Registered) -> bool:
         """Does `later` wait for `earlier`, through dependencies, properties or parents?"""
         seen: set[str] = set()

@@ -24,7 +24,7 @@ SQL_DATA_DIR = "/var/lib/mysql"
 # substituted by `default_storage_engine` (warnings 3161 and 1266) - but only while the
 # session's sql_mode lacks NO_ENGINE_SUBSTITUTION; with it, the statement fails with 3161.
 # (MySQL 9.7 manual: server system variables `disabled_storage_engines`, SQL mode
-# NO_ENGINE_SUBSTITUTION; measured on Oracle mysqld 9.7, domain notes section 3.) So the global
+# NO_ENGINE_SUBSTITUTION; measured on Oracle mysqld 9.7, docs/design.md §4.3.) So the global
 # mode keeps the strict flags and drops NO_ENGINE_SUBSTITUTION, and services set the same
 # mode per session (`[database] mysql_sql_mode`, SERVICE_SQL_MODE). NDB has no temporary
 # tables: CREATE TEMPORARY TABLE uses MyISAM, which is not disabled. `disabled_storage_engines`

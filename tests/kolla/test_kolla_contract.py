@@ -5,7 +5,8 @@ the 2026.2 images the stacks pin; `tests/kolla/provision_kolla.sh`).
   scripts, and uWSGI is in the image base that the `wsgi` containers need.
 - Every container's rendered config.json and files go through Kolla's real
   `docker/base/set_configs.py` (what `kolla_start` runs, with KOLLA_CONFIG_STRATEGY=
-  COPY_ALWAYS): each file lands at its destination with its owner and mode 0600, and the
+  COPY_ALWAYS): each file lands at its destination with its owner and mode 0600, the files
+  it writes (read back from the overlay) are exactly the ones config.json lists, and the
   command to run is ours. It runs as root in a private mount namespace on a throw-away
   overlay of `/` (so `/etc`, `/var/lib/kolla` and `/run_command` are the overlay's, and the
   service users are added there); nothing on the machine changes.
@@ -22,12 +23,18 @@ from pathlib import Path
 
 import pytest
 
+from components.render.control_plane import secret_files
 from components.render.kolla import (
     BOOTSTRAP_COMMAND,
     KOLLA_CONFIG_DIR,
     fernet_source,
 )
-from components.render.openstack import container_command
+from components.render.openstack import (
+    SECRET_CONFIG,
+    container_command,
+    file_dests,
+    secret_config_dest,
+)
 from components.render.service import ContainerArtifacts, render_service
 from config import build_topology
 from config.catalog import load_catalog
@@ -40,10 +47,11 @@ VERSION = "23.0.0"
 SECRETS = ServiceSecrets("db-pw", "ks-pw", "rabbit-pw", "admin-pw")
 
 # Runs inside the private mount namespace: an overlay of / as the new root, then in it the
-# users, the uploaded files, Kolla's set_configs.py, and a JSON report of what it made.
+# users and the uploaded files; a snapshot of the overlay's upper directory; Kolla's
+# set_configs.py; then the report of what it wrote (tests/kolla/overlay_report.py).
 _NAMESPACE_SCRIPT = r"""
 set -euo pipefail
-files=$1 set_configs=$2 python=$3 users=$4
+files=$1 set_configs=$2 python=$3 users=$4 report=$5
 top=$(mktemp -d)
 mount -t tmpfs tmpfs "$top"
 mkdir -p "$top/upper" "$top/work" "$top/root"
@@ -52,24 +60,20 @@ mount --rbind /proc "$top/root/proc"
 mount --rbind /dev "$top/root/dev"
 mkdir -p "$top/root/var/lib/kolla/config_files"
 cp -a "$files/." "$top/root/var/lib/kolla/config_files/"
-exec chroot "$top/root" /bin/bash -c '
-  set -euo pipefail
-  for user in '"$users"'; do id "$user" >/dev/null 2>&1 || useradd -M -r "$user"; done
-  KOLLA_CONFIG_STRATEGY=COPY_ALWAYS '"$python"' '"$set_configs"' >&2
-  '"$python"' - <<"PY"
-import json, os, pwd, stat
-config = json.load(open("/var/lib/kolla/config_files/config.json"))
-out = {"run_command": open("/run_command").read(), "files": {}}
-for entry in config["config_files"]:
-    st = os.stat(entry["dest"])
-    out["files"][entry["dest"]] = {"owner": pwd.getpwuid(st.st_uid).pw_name,
-                                   "mode": oct(stat.S_IMODE(st.st_mode)),
-                                   "same": open(entry["dest"], "rb").read()
-                                   == open(entry["source"], "rb").read()}
-print(json.dumps(out))
-PY
-'
+chroot "$top/root" /bin/bash -c '
+  for user in '"$users"'; do id "$user" >/dev/null 2>&1 || useradd -M -r "$user"; done'
+"$python" "$report" snapshot "$top/upper" >"$top/before.json"
+# No .pyc files: the report would count them as written by set_configs.py.
+chroot "$top/root" /usr/bin/env KOLLA_CONFIG_STRATEGY=COPY_ALWAYS PYTHONDONTWRITEBYTECODE=1 \
+  "$python" "$set_configs" >&2
+"$python" "$report" report "$top" "$top/before.json"
 """
+REPORT = Path(__file__).with_name("overlay_report.py")
+# set_configs.py writes the command to run there; kolla_start then runs it.
+RUN_COMMAND = "/run_command"
+# set_configs.py's own bookkeeping (KOLLA_DEFAULTS there): the image's files that config.json
+# overwrites are kept under it, and which those were in its `state` file.
+KOLLA_DEFAULTS = "/etc/kolla/defaults"
 
 
 def kolla_docker() -> Path:
@@ -106,9 +110,10 @@ def _containers(service: ServiceLayout) -> list[ContainerArtifacts]:
 
 
 def _uploads(service: ServiceLayout, container: ContainerArtifacts, workdir: Path
-             ) -> tuple[Path, str, str]:
+             ) -> tuple[Path, str, str, set[str]]:
     """The files the program uploads into the Kolla config dir of one container, plain and
-    secret (rendered from SECRETS), written as they are uploaded: (dir, command, user)."""
+    secret (rendered from SECRETS), written as they are uploaded: (dir, command, user, the
+    paths the program means them to land at)."""
     spec, where = service.spec, container.placed
     if isinstance(where, ServiceContainer):
         command = container_command(spec, where)
@@ -126,28 +131,38 @@ def _uploads(service: ServiceLayout, container: ContainerArtifacts, workdir: Pat
         (directory / name).write_text(text)
     for dest in spec.fernet_keys:
         (directory / Path(fernet_source(dest)).name).write_text("a" * 43 + "=")
-    return directory, command, user
+    meant = {*file_dests(spec, where).values(), *spec.fernet_keys,
+             *(secret_config_dest(spec) if n == SECRET_CONFIG else secret_files(spec)[n]
+               for n in container.secret_files)}
+    return directory, command, user, meant
 
 
 @pytest.mark.parametrize("name", list(load_catalog().services))
 def test_set_configs_places_every_file(name: str, tmp_path: Path) -> None:
     docker = kolla_docker()
+    assert f'KOLLA_DEFAULTS = "{KOLLA_DEFAULTS}"' in (
+        docker / "base" / "set_configs.py").read_text(), "set_configs.py moved its bookkeeping"
     if os.geteuid() != 0 or shutil.which("unshare") is None:
         unavailable("needs root and unshare (a private mount namespace)")
     layout = build_layout(settings_for("dev"))
     service = layout.service(name)
     for container in _containers(service):
         where = container.placed
-        directory, command, user = _uploads(service, container, tmp_path)
+        directory, command, user, meant = _uploads(service, container, tmp_path)
         done = subprocess.run(
             ["unshare", "--mount", "--propagation", "private", "--fork", "bash", "-c",
              _NAMESPACE_SCRIPT, "namespace", str(directory),
-             str(docker / "base" / "set_configs.py"), sys.executable, user],
+             str(docker / "base" / "set_configs.py"), sys.executable, user, str(REPORT)],
             capture_output=True, text=True, timeout=120, check=False)
         assert done.returncode == 0, f"{where.name}:\n{done.stderr[-3000:]}"
         seen = json.loads(done.stdout.strip().splitlines()[-1])
         assert seen["run_command"] == command, where.name
         config = json.loads((directory / "config.json").read_text())
-        assert len(seen["files"]) == len(config["config_files"]) >= 1
+        listed = {entry["dest"] for entry in config["config_files"]}
+        assert listed == meant, where.name
+        # What set_configs.py wrote, read from the overlay, is what config.json lists: no
+        # listed file missing, none written elsewhere (its bookkeeping aside).
+        written = {p for p in seen["written"] if not p.startswith(f"{KOLLA_DEFAULTS}/")}
+        assert written == listed | {RUN_COMMAND}, where.name
         for dest, info in seen["files"].items():
             assert info == {"owner": user, "mode": "0o600", "same": True}, (where.name, dest)

@@ -19,7 +19,7 @@ import pymysql
 from components.database import AdminEndpoint
 from config import Settings, load_settings
 from testbed.cluster import TestCluster
-from testbed.pytest_support import require_testbed, unavailable
+from testbed.pytest_support import check_sql_nodes_series, require_testbed, unavailable
 from testbed.rendered import cluster_files
 from tests.openstack.services import SERVICES
 from tests.stacks import raw_settings
@@ -40,6 +40,7 @@ def dev_cluster(workdir: Path, services: Sequence[str] | None = None) -> Iterato
     files, _ = cluster_files(dev_settings(services))
     with TestCluster(files, workdir) as cluster:
         cluster.start()
+        check_sql_nodes_series(cluster)
         yield cluster
 
 

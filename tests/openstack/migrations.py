@@ -30,7 +30,10 @@ COMMAND_TIMEOUT_S = 1800
 _DBAPI_ERROR = re.compile(r"\(pymysql\.err\.(\w+)\) \((\d+), ['\"](.*?)['\"]\)\n", re.S)
 _SQL = re.compile(r"\[SQL: (.*?)\]\n(?:\[parameters|\(Background)", re.S)
 _CODES = re.compile(r"^\[ndb_adapt\] rule=failed .*?codes=\[([\d, ]*)\]", re.M)
-_ADAPT_LINE = re.compile(r"^\[ndb_adapt\] .*$", re.M)
+# ndb_adapt's one line per adaptation (ndb_adapt/log.py `note`); rule=failed is no adaptation
+# but a statement no rule could save.
+ADAPT_LINE = re.compile(r"^\[ndb_adapt\] rule=(?P<rule>\S+) table=(?P<table>\S+) why=.*$", re.M)
+FAILED_RULE = "failed"
 
 
 @dataclass(frozen=True)
@@ -73,8 +76,8 @@ class MigrationResult:
     @property
     def adaptations(self) -> list[str]:
         """The one-line log of every rewrite ndb_adapt made, in order."""
-        return [line for s in self.steps for line in _ADAPT_LINE.findall(s.output)
-                if "rule=failed " not in line]
+        return [m.group(0) for s in self.steps for m in ADAPT_LINE.finditer(s.output)
+                if m.group("rule") != FAILED_RULE]
 
 
 def account_for(service: Service, target: Target) -> ServiceAccount:
@@ -95,16 +98,9 @@ def drop(admin: AdminEndpoint, service: Service, target: Target) -> None:
     drop_databases(admin, [target.db(d) for d in service.databases])
 
 
-def _argv(service: Service, template: tuple[str, ...], conf: Path, target: Target) -> list[str]:
-    out = [str(service.venv() / "bin" / template[0])]
-    for part in template[1:]:
-        if part == "{conf}":
-            out.append(str(conf))
-        elif part.startswith("{url:"):
-            out.append(target.url(part[5:-1]))
-        else:
-            out.append(part)
-    return out
+def _argv(service: Service, template: tuple[str, ...], conf: Path) -> list[str]:
+    return [str(service.venv() / "bin" / template[0]),
+            *(str(conf) if part == "{conf}" else part for part in template[1:])]
 
 
 def service_env(adapt: bool) -> dict[str, str]:
@@ -137,7 +133,7 @@ def migrate(service: Service, target: Target, workdir: Path, adapt: bool) -> Mig
     conf.write_text(service.config(target))
     result = MigrationResult(service.name, adapt)
     for template in service.commands:
-        argv = _argv(service, template, conf, target)
+        argv = _argv(service, template, conf)
         start = time.monotonic()
         try:
             done = subprocess.run(

@@ -17,25 +17,18 @@ PYTHON="${OPENSTACK_NDB_SERVICES_PYTHON:-python3}"
 # python-memcached is oslo.cache's memcache_pool client ([cache] in the rendered configs; Kolla
 # images carry it too).
 EXTRA=(PyMySQL cryptography python-memcached)
-# Per service: keystone and placement are served by uWSGI from their rendered ini in the
-# tests, as in their containers (the catalog's `wsgi` containers); pip builds uWSGI from
-# source (about 25 s each).
-declare -A SERVICE_EXTRA=(
-  [keystone]="uwsgi==2.0.31"
-  [placement]="uwsgi==2.0.31"
-)
 
-# name (as tests/openstack/services.py names it) -> PyPI requirement. Keep in sync there.
-declare -A PACKAGE=(
-  [keystone]="keystone==30.0.0"
-  [glance]="glance==33.0.0"
-  [placement]="openstack-placement==16.0.0"
-  [nova]="nova==34.0.0"
-  [neutron]="neutron==29.0.0"
-  [heat]="openstack-heat==27.0.1"
-  [cinder]="cinder==29.0.0"
-)
-ORDER=(keystone glance placement nova neutron heat cinder)
+# name -> PyPI requirement, and the extra requirements of its venv (pip builds uWSGI from
+# source, about 25 s each), from the one pin file that tests/openstack/services.py reads too.
+PINS="$(dirname "$0")/service-pins.txt"
+declare -A PACKAGE=() SERVICE_EXTRA=()
+ORDER=()
+while read -r name req extras; do
+  [[ -z $name || $name == \#* ]] && continue
+  PACKAGE[$name]=$req
+  SERVICE_EXTRA[$name]=$extras
+  ORDER+=("$name")
+done <"$PINS"
 
 log() { echo "[services] $*"; }
 

@@ -2,20 +2,25 @@
 by hand: for the runs without the adaptation (a), the shipped-schema and sizing measurements.
 The runs with it (b) use the program's own rendered files instead (tests/openstack/rendered.py).
 
-One entry per service: the PyPI release (one OpenStack release, 2026.2; kept equal to
-``provision_services.sh``), its databases (Kolla-Ansible's names, domain notes section 2), the
-config file its manage command reads, and the manage commands in the order a deployment runs
-them. Nothing here talks to a server.
+What a service is comes from the program's catalog (config/catalog.yaml): its databases, and
+its migration commands, which are the catalog's bootstrap lines that are plain commands
+(``migration_commands``). Its PyPI release comes from ``service-pins.txt``, which
+``provision_services.sh`` installs from. What stays here is the minimal config file each
+manage command reads. Nothing here talks to a server.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from components.render.ndb import SERVICE_SQL_MODE
+from config.catalog import FILE_MARKER, load_catalog
+
+PINS = Path(__file__).with_name("service-pins.txt")
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class Target:
 
 def _database_section(group: str, url: str) -> str:
     # mysql_sql_mode: oslo.db's default (TRADITIONAL) includes NO_ENGINE_SUBSTITUTION, which
-    # turns the server's InnoDB->NDBCLUSTER substitution into error 3161 (domain notes §3).
+    # turns the server's InnoDB->NDBCLUSTER substitution into error 3161 (docs/design.md §4.3).
     return f"[{group}]\nconnection = {url}\nmysql_sql_mode = {SERVICE_SQL_MODE}\n"
 
 
@@ -84,7 +89,7 @@ class Service:
     requirement: str  # PyPI requirement, pinned
     databases: tuple[str, ...]
     config: Callable[[Target], str]
-    # argv after the venv's bin folder; "{conf}" is the config file, "{url:<db>}" a URL
+    # argv after the venv's bin folder; "{conf}" is the config file
     commands: tuple[tuple[str, ...], ...]
 
     @property
@@ -96,29 +101,67 @@ class Service:
         return Path(cache) / "openstack" / f"{self.name}-{self.version}"
 
 
-SERVICES: dict[str, Service] = {
-    s.name: s
-    for s in (
-        Service("keystone", "keystone==30.0.0", ("keystone",), _keystone,
-                (("keystone-manage", "--config-file", "{conf}", "db_sync"),)),
-        Service("glance", "glance==33.0.0", ("glance",), _glance,
-                (("glance-manage", "--config-file", "{conf}", "db_sync"),)),
-        Service("placement", "openstack-placement==16.0.0", ("placement",), _placement,
-                (("placement-manage", "--config-file", "{conf}", "db", "sync"),)),
-        Service(
-            "nova", "nova==34.0.0", ("nova_api", "nova_cell0", "nova"), _nova,
-            (
-                ("nova-manage", "--config-file", "{conf}", "api_db", "sync"),
-                ("nova-manage", "--config-file", "{conf}", "cell_v2", "map_cell0",
-                 "--database_connection", "{url:nova_cell0}"),
-                ("nova-manage", "--config-file", "{conf}", "db", "sync"),
-            ),
-        ),
-        Service("neutron", "neutron==29.0.0", ("neutron",), _neutron,
-                (("neutron-db-manage", "--config-file", "{conf}", "upgrade", "heads"),)),
-        Service("heat", "openstack-heat==27.0.1", ("heat",), _heat,
-                (("heat-manage", "--config-file", "{conf}", "db_sync"),)),
-        Service("cinder", "cinder==29.0.0", ("cinder",), _cinder,
-                (("cinder-manage", "--config-file", "{conf}", "db", "sync"),)),
-    )
+@dataclass(frozen=True)
+class Pin:
+    service: str
+    requirement: str  # PyPI requirement, pinned
+    extras: tuple[str, ...]  # what only this service's venv gets besides it
+
+
+def read_pins(path: Path = PINS) -> dict[str, Pin]:
+    """service -> its pin, in the file's order (the order the tests run the services in)."""
+    pins: dict[str, Pin] = {}
+    for line in path.read_text().splitlines():
+        fields = line.split()
+        if fields and not fields[0].startswith("#"):
+            pins[fields[0]] = Pin(fields[0], fields[1], tuple(fields[2:]))
+    return pins
+
+
+# Shell that makes a bootstrap line more than one plain command: pipes, lists, redirections,
+# substitutions, and ${placeholder}s only the renderer fills in.
+_SHELL = frozenset("|&;<>()$`")
+
+
+def is_plain_command(line: str) -> bool:
+    """One command with literal arguments and {conf:...} markers only: no shell, no
+    placeholder, no secret file, no environment assignment in front."""
+    words = shlex.split(FILE_MARKER.sub("CONF", line))
+    return (not _SHELL & set(line) and "{secret:" not in line and bool(words)
+            and "=" not in words[0])
+
+
+def migration_commands(lines: Iterable[str]) -> tuple[tuple[str, ...], ...]:
+    """The catalog's bootstrap lines that are plain commands, as argv templates: every
+    ``--config-file {conf:X}`` becomes one ``--config-file {conf}`` (the minimal config file
+    written for the run holds every section the service's files would). The other lines
+    (keystone's bootstrap of the admin and its endpoints, nova's cell1 mapping) write rows,
+    not schema; tests/unit/test_openstack_services.py names them, so a new one fails there."""
+    out = []
+    for line in lines:
+        if not is_plain_command(line):
+            continue
+        argv: list[str] = []
+        for word in shlex.split(FILE_MARKER.sub("{conf}", line)):
+            if word == "{conf}" and argv[-1:] == ["--config-file"] and "{conf}" in argv:
+                argv.pop()  # the same file again: drop the repeated --config-file
+                continue
+            argv.append(word)
+        out.append(tuple(argv))
+    return tuple(out)
+
+
+_CONFIGS: dict[str, Callable[[Target], str]] = {
+    "keystone": _keystone, "glance": _glance, "placement": _placement, "nova": _nova,
+    "neutron": _neutron, "heat": _heat, "cinder": _cinder,
 }
+
+
+def _service(pin: Pin) -> Service:
+    entry = load_catalog().services[pin.service]
+    assert entry.bootstrap is not None, f"{pin.service}: no bootstrap in the catalog"
+    return Service(pin.service, pin.requirement, entry.databases, _CONFIGS[pin.service],
+                   migration_commands(entry.bootstrap.commands))
+
+
+SERVICES: dict[str, Service] = {name: _service(pin) for name, pin in read_pins().items()}

@@ -2,7 +2,7 @@
 
 The shipped schemas are each service's own migrations, unadapted, on a plain Oracle MySQL 9.7
 (InnoDB). Every table of them is then created on a real NDB cluster started from the dev
-stack's rendered files, one CREATE TABLE at a time (``tests/openstack/ndb_probe.py``: its
+stack's rendered files, one CREATE TABLE at a time (``tools/measure/ndb_probe.py``: its
 SHOW CREATE TABLE with ENGINE=ndbcluster, sql_mode with NO_ENGINE_SUBSTITUTION,
 foreign_key_checks=0), and NDB's answer is compared with ndb_fit's findings:
 
@@ -33,7 +33,9 @@ from ndb_fit import Kind
 from testbed.cluster import TestCluster
 from tests.openstack import documented
 from tests.openstack.cluster import connect, dev_cluster, require_services
-from tests.openstack.ndb_probe import (
+from tests.openstack.services import SERVICES
+from tests.real.mysql_server import mysql_server
+from tools.measure.ndb_probe import (
     BOUNDARY,
     BOUNDARY_TABLES,
     HAND_BAD,
@@ -49,8 +51,6 @@ from tests.openstack.ndb_probe import (
     measure,
     summary,
 )
-from tests.openstack.services import SERVICES
-from tests.real.mysql_server import mysql_server
 
 
 @pytest.fixture(scope="module")

@@ -31,7 +31,7 @@ from typing import Any
 import pymysql
 
 from testbed.cluster import Testbed
-from testbed.pytest_support import require_testbed
+from testbed.pytest_support import check_mysql_series, require_testbed
 from tests.ports import free_port
 
 START_TIMEOUT_S = 90.0  # --initialize plus first start; seconds on this machine, not minutes
@@ -148,6 +148,7 @@ def mysql_server(testbed: Testbed | None = None) -> Iterator[MysqlServer]:
                 start_new_session=True,
             )
         version = _wait_until_answers(proc, "127.0.0.1", port, password, workdir)
+        check_mysql_series(version, f"mysqld {testbed.mysqld} on 127.0.0.1:{port}")
         yield MysqlServer("127.0.0.1", port, "root", password, version, workdir)
     finally:
         if proc is not None:

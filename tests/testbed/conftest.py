@@ -16,7 +16,7 @@ from components.render.artifacts import ClusterArtifacts
 from components.render.shell import Script
 from config.settings import Settings
 from testbed.cluster import TestCluster
-from testbed.pytest_support import require_testbed
+from testbed.pytest_support import check_sql_nodes_series, require_testbed
 from testbed.rendered import cluster_files
 from tests.stacks import settings_for
 
@@ -50,6 +50,7 @@ def start_rendered(settings: Settings, workdir: Path) -> Iterator[RenderedCluste
     files, artifacts = cluster_files(settings)
     with TestCluster(files, workdir, testbed=testbed) as cluster:
         cluster.start(timeout=900)
+        check_sql_nodes_series(cluster)
         wrapper = workdir / "ndb_mgm"
         wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(cluster.tool("ndb_mgm"))} "$@"\n')
         wrapper.chmod(0o755)

@@ -58,7 +58,10 @@ def snapshot(rc: RenderedCluster, schema: str, node_id: int) -> dict[str, Any]:
             cur.execute(f"SELECT * FROM {schema}.{table} ORDER BY id")
             rows = cur.fetchall()
             cur.execute(f"CHECKSUM TABLE {schema}.{table}")
-            tables[table] = (rows, cur.fetchone()[1])
+            checksum = cur.fetchone()[1]
+            # NULL is what a missing table gets: two NULLs would compare equal.
+            assert checksum is not None, f"CHECKSUM TABLE {schema}.{table} on node {node_id}: NULL"
+            tables[table] = (rows, checksum)
     return tables
 
 

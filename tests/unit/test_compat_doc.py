@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from ndb_fit import Kind
 from tests.openstack import documented
-from tests.openstack.ndb_probe import CHANGING_KINDS, NEUTRAL_KINDS, REJECTIONS
 from tests.openstack.services import SERVICES
+from tools.measure.ndb_probe import CHANGING_KINDS, NEUTRAL_KINDS, REJECTIONS
 
 
 def test_kind_table_is_every_kind_with_the_error_ndb_probe_expects() -> None:

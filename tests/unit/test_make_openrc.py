@@ -6,19 +6,16 @@ output` here. This checks the Makefile recipe only, not Pulumi (which never ran 
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 from pathlib import Path
 
-import pytest
-
+from testbed.pytest_support import require_tool
 from tests.mock_program import ROOT
 
 
 def make_openrc(tmp_path: Path, exit_code: int) -> subprocess.CompletedProcess[str]:
-    if shutil.which("make") is None:
-        pytest.skip("make not installed")
+    make = require_tool("make")  # under CI=true a missing make fails, never skips
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
     fake = bin_dir / "pulumi"
@@ -26,7 +23,7 @@ def make_openrc(tmp_path: Path, exit_code: int) -> subprocess.CompletedProcess[s
     fake.chmod(0o755)
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}"}
     return subprocess.run(
-        ["make", "-s", "-C", str(ROOT), "openrc", f"OPENRC={tmp_path / 'openrc-dev'}"],
+        [make, "-s", "-C", str(ROOT), "openrc", f"OPENRC={tmp_path / 'openrc-dev'}"],
         env=env, capture_output=True, text=True, check=False)
 
 

@@ -64,7 +64,8 @@ def test_unknown_host_in_placement() -> None:
 
 
 def test_unknown_endpoint_host() -> None:
-    assert "endpoint.host" in problems(modified("prod", "endpoint.host", "nowhere"))
+    found = problems(modified("prod", "endpoint.host", "nowhere"))
+    assert "unknown host 'nowhere'" in found["endpoint.host"]
 
 
 def test_same_port_twice_on_one_host() -> None:
@@ -181,12 +182,64 @@ def test_api_port_taken_by_the_sql_endpoint() -> None:
     assert "port 5000 on host 'local' is taken twice: by endpoint.publishPort" in found
 
 
-def test_publish_port_meaningless_with_several_hosts() -> None:
-    assert "endpoint.publishPort" in problems(modified("prod", "endpoint.publishPort", 3306))
+@pytest.mark.parametrize("key", ["management.publishPort", "endpoint.publishPort"])
+def test_publish_port_meaningless_with_several_hosts(key: str) -> None:
+    assert "only applies on a single host" in problems(modified("prod", key, 3306))[key]
 
 
 def test_subnet_too_small_for_data_nodes() -> None:
-    assert "network.subnet" in problems(modified("dev", "network.subnet", "172.28.0.0/27"))
+    raw = modified("dev", "network.subnet", "172.28.0.0/27")
+    raw["openstack"]["services"] = []  # else the OpenStack containers' check reports it too
+    assert "data node 2 takes offset 51" in problems(raw)["network.subnet"]
+
+
+def test_subnet_too_small_for_the_openstack_containers() -> None:
+    raw = modified("dev", "network.subnet", "172.28.0.0/25")  # room for the data nodes
+    assert "too small for the enabled OpenStack services" in problems(raw)["network.subnet"]
+    raw["openstack"]["services"] = []
+    assert load_settings(raw)
+
+
+def test_duplicate_host_name() -> None:
+    found = problems(modified("prod", "hosts[2].name", "db-a"))
+    assert "duplicate host name 'db-a' (also hosts[0])" in found["hosts[2].name"]
+
+
+def test_no_hosts() -> None:
+    assert "at least one Docker host" in problems(modified("dev", "hosts", []))["hosts"]
+
+
+@pytest.mark.parametrize("key", ["management.hosts", "dataNodes.hosts", "sqlNodes.hosts"])
+def test_empty_host_list_for_a_kind(key: str) -> None:
+    assert "must name at least one host" in problems(modified("prod", key, []))[key]
+
+
+def test_empty_host_list_for_an_openstack_service() -> None:
+    found = problems(modified("prod", "openstack.placement", {"nova": []}))
+    assert "must name at least one host" in found["openstack.placement.nova"]
+
+
+def test_too_many_sql_nodes_on_one_host() -> None:
+    assert load_settings(modified("dev", "sqlNodes.count", 40))  # .10-.49, below the data nodes
+    found = problems(modified("dev", "sqlNodes.count", 41))
+    assert "at most 40 SQL nodes on one host" in found["sqlNodes.count"]
+
+
+def test_unknown_infrastructure_host() -> None:
+    found = problems(modified("dev", "openstack.infrastructureHost", "elsewhere"))
+    assert "unknown host 'elsewhere'" in found["openstack.infrastructureHost"]
+
+
+@pytest.mark.parametrize(("name", "value", "reason"), [
+    ("BackupMemory", "32M", "deprecated in NDB"),
+    ("EnablePartialLcp", "maybe", "takes true or false"),
+    ("Arbitration", "Sometimes", "takes one of Disabled, Default, WaitExternal"),
+    ("FragmentLogFileSize", "1M", "must be at least 4M"),
+    ("FragmentLogFileSize", "lots", "FragmentLogFileSize: "),
+])
+def test_ndb_parameter_value_rejected(name: str, value: str, reason: str) -> None:
+    found = problems(modified("dev", f"dataNodes.parameters.{name}", value))
+    assert reason in found[f"dataNodes.parameters.{name}"]
 
 
 def test_every_problem_is_reported_at_once() -> None:

@@ -1,6 +1,6 @@
 """Measure services' migrations on a real dev-stack cluster; prints one JSON object per line.
 
-    python -m tests.openstack.measure --mode a|b [--unsized] [--keep] [SERVICE ...]
+    python -m tools.measure.measure --mode a|b [--unsized] [--keep] [SERVICE ...]
 
 ``--mode a``: engine substitution only (rendered my.cnf, services' mysql_sql_mode);
 ``--mode b``: with ndb_adapt on. The dev stack as rendered sizes NDB's dictionary for all
@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from ndb_fit import analyze
-from tests.openstack.census import attributes, dictionary_objects, engines
 from tests.openstack.cluster import admin_endpoint, connect, dev_cluster
 from tests.openstack.heads import at_head, current_heads, expected_heads
 from tests.openstack.migrations import drop, migrate, prepare
 from tests.openstack.services import SERVICES, Target
+from tools.measure.census import attributes, dictionary_objects, engines
 
 
 def measure_one(cluster: Any, name: str, adapt: bool, workdir: Path, keep: bool

@@ -1,7 +1,7 @@
 """What is wrong with each service's schema as shipped: its own migrations on a plain Oracle
 MySQL 9.7 (InnoDB, no adaptation), then ndb_fit. Prints one JSON object per service.
 
-    python -m tests.openstack.shipped [SERVICE ...]
+    python -m tools.measure.shipped [SERVICE ...]
 
 The numbers in docs/ndb-compatibility.md ("As shipped") come from this.
 """
@@ -16,10 +16,10 @@ from pathlib import Path
 
 from components.database import AdminEndpoint
 from ndb_fit import Kind, analyze
-from tests.openstack.census import engines
 from tests.openstack.migrations import MigrationResult, migrate, prepare
 from tests.openstack.services import SERVICES, Target
 from tests.real.mysql_server import MysqlServer, mysql_server
+from tools.measure.census import engines
 
 
 def migrate_as_shipped(server: MysqlServer, name: str, workdir: Path

@@ -1,7 +1,7 @@
 """NDB itself as the judge of ndb_fit: every table of the shipped schemas, created on NDB.
 
 ``capture`` runs each service's own migrations, unadapted, on a plain Oracle MySQL 9.7
-(InnoDB; as ``tests/openstack/shipped.py``) and keeps, per table, ``SHOW CREATE TABLE``, the
+(InnoDB; as ``tools/measure/shipped.py``) and keeps, per table, ``SHOW CREATE TABLE``, the
 table's definition as information_schema states it (``shape``) and ndb_fit's findings.
 ``measure`` replays every table on an NDB SQL node, one CREATE TABLE at a time, retargeted
 to ``ENGINE=ndbcluster`` (``retarget``: nothing else of the statement changes), in a session
@@ -12,7 +12,7 @@ lands on the table that declares it). An accepted table's shape on NDB (what the
 information_schema says after the CREATE) is compared with the InnoDB one: any difference is
 a change NDB made. ``disagreement`` sets ndb_fit's side and NDB's side of one table together.
 
-    python -m tests.openstack.ndb_probe [--save FILE | --load FILE] [SERVICE ...]
+    python -m tools.measure.ndb_probe [--save FILE | --load FILE] [SERVICE ...]
 
 prints one JSON object per table and one per service (the doc's numbers come from this).
 """
@@ -33,9 +33,9 @@ from typing import Any
 from components.database import quote_identifier
 from components.render.ndb import SERVICE_SQL_MODE
 from ndb_fit import Finding, Kind, analyze
-from tests.openstack.census import query_rows
 from tests.openstack.services import SERVICES
-from tests.openstack.shipped import migrate_as_shipped
+from tools.measure.census import query_rows
+from tools.measure.shipped import migrate_as_shipped
 
 # The SQL nodes' own mode (components/render/ndb.py) plus NO_ENGINE_SUBSTITUTION.
 PROBE_SQL_MODE = f"{SERVICE_SQL_MODE},NO_ENGINE_SUBSTITUTION"

@@ -1,0 +1,1 @@
+"""Developer tools that are not tests and not part of the deployed program."""
