@@ -1,9 +1,9 @@
 """OpenStackService: any catalog entry, deployed the same way.
 
     ServiceDatabase -> bootstrap container (its migrations, NDB adaptation on) -> NDB gate
-    (the bootstrap's exit code, then ndb_fit on its databases) -> service containers (health
-    checked, one replica at a time) -> registration in keystone (user, role, service,
-    endpoints, with pulumi-openstack).
+    (the bootstrap's exit code, then ndb_fit on its databases), and registration in keystone
+    (user, role, service, endpoints, with pulumi-openstack) -> service containers (health
+    checked, one replica at a time).
 
 What the service is comes from config/catalog.yaml; every file, command and script was
 rendered up front (components/render/service.py, `ServiceArtifacts`): this module only wires.
@@ -116,6 +116,13 @@ class OpenStackService(pulumi.ComponentResource):
             self.gate = self._ndb_gate(name, args.artifacts.ndb_gate_script, bootstrap,
                                        self.bootstrap)
             ready = [self.gate]
+        # Registered before its containers start: they authenticate as the service's user at
+        # start (nova-conductor exits when placement refuses its credentials), and a
+        # container that never gets healthy would hold `pulumi up` at its health wait.
+        self.registration: list[pulumi.Resource] = []
+        if args.keystone is not None and spec.keystone is not None:
+            self.registration = self._register(name, args.keystone, list(args.after))
+            ready = [*ready, *self.registration]
         self.containers: list[docker.Container] = []
         previous: dict[str, docker.Container] = {}
         for artifacts in args.artifacts.containers:
@@ -127,9 +134,6 @@ class OpenStackService(pulumi.ComponentResource):
             created = self._container(f"{name}-{suffix}", artifacts, ready + after_replica)
             previous[role] = created
             self.containers.append(created)
-        self.registration: list[pulumi.Resource] = []
-        if args.keystone is not None and spec.keystone is not None:
-            self.registration = self._register(name, args.keystone)
         self.register_outputs({
             "containers": [c.name for c in self.containers],
             "databases": list(spec.databases),
@@ -184,12 +188,12 @@ class OpenStackService(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[bootstrap]),
         )
 
-    def _register(self, name: str, keystone: KeystoneCatalog) -> list[pulumi.Resource]:
+    def _register(self, name: str, keystone: KeystoneCatalog,
+                  after: list[pulumi.Resource]) -> list[pulumi.Resource]:
         a = self._args
         spec = a.artifacts.layout.spec
         assert spec.keystone is not None
-        opts = pulumi.ResourceOptions(parent=self, provider=keystone.provider,
-                                      depends_on=list(self.containers))
+        opts = pulumi.ResourceOptions(parent=self, provider=keystone.provider, depends_on=after)
         user = openstack.identity.User(
             f"{name}-keystone-user", name=spec.name, password=self.keystone_password,
             domain_id="default", default_project_id=keystone.service_project_id, opts=opts)

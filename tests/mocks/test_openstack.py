@@ -1,6 +1,6 @@
 """The control plane under Pulumi mocks, with the real stack files: every enabled service with
-its containers, in the order database -> migration -> NDB gate -> containers -> keystone
-registration, every connection through the SQL endpoint, and no password in plain text."""
+its containers, in the order database -> migration -> NDB gate and keystone registration ->
+containers, every connection through the SQL endpoint, and no password in plain text."""
 
 from __future__ import annotations
 
@@ -74,9 +74,11 @@ def test_order_database_migration_gate_service_registration(stack: str) -> None:
             assert registration == []  # keystone-manage bootstrap registers keystone
             continue
         assert {x.type for x in registration} >= {USER, ENDPOINT}
+        # the containers log in as the service's user when they start: registered first
         for item in registration:
             for container in containers:
-                assert r.depends_transitively(item, container), (item.name, container.name)
+                assert r.depends_transitively(container, item), (container.name, item.name)
+                assert not r.depends_transitively(item, container), (item.name, container.name)
 
 
 @pytest.mark.parametrize("stack", STACKS)
