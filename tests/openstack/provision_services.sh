@@ -17,12 +17,18 @@ PYTHON="${OPENSTACK_NDB_SERVICES_PYTHON:-python3}"
 # python-memcached is oslo.cache's memcache_pool client ([cache] in the rendered configs; Kolla
 # images carry it too).
 EXTRA=(PyMySQL cryptography python-memcached)
-# Per service: keystone and placement are served by uWSGI from their rendered ini in the
-# tests, as in their containers (the catalog's `wsgi` containers); pip builds uWSGI from
-# source (about 25 s each).
+# Per service: uWSGI for every service, since any catalog container may be a `wsgi` one
+# (keystone, placement, nova, neutron and heat are today, glance is moving there): the tests
+# serve each from its rendered ini, as the container does. pip builds uWSGI from source
+# (about 25 s each).
 declare -A SERVICE_EXTRA=(
   [keystone]="uwsgi==2.0.31"
+  [glance]="uwsgi==2.0.31"
   [placement]="uwsgi==2.0.31"
+  [nova]="uwsgi==2.0.31"
+  [neutron]="uwsgi==2.0.31"
+  [heat]="uwsgi==2.0.31"
+  [cinder]="uwsgi==2.0.31"
 )
 
 # name (as tests/openstack/services.py names it) -> PyPI requirement. Keep in sync there.
