@@ -495,10 +495,14 @@ class Cloud:
         result = container.result
         self.results.pop(art.placed.name)
         self.bootstraps[art.placed.name] = result
-        try:
-            code = container.popen.wait(timeout=COMMAND_TIMEOUT_S)
-        except subprocess.TimeoutExpired:
-            code = -1
+        # Meanwhile the containers already started keep being checked, so that their
+        # seconds to healthy are theirs, not the migrations'.
+        others = [n for n in self.containers if n != art.placed.name]
+        deadline = time.monotonic() + COMMAND_TIMEOUT_S
+        while container.alive() and time.monotonic() < deadline:
+            self._poll(others)
+            time.sleep(HEALTH_POLL_S)
+        code = container.popen.returncode if not container.alive() else -1
         result.healthy = code == 0  # a one-shot's "health" is its exit code
         result.seconds_to_healthy = time.monotonic() - start
         result.detail = f"exit {code}" + ("" if code == 0 else f"\n{container.tail()}")
@@ -618,33 +622,39 @@ class Cloud:
         output = (done.stdout + done.stderr).strip()
         return done.returncode == 0, output or f"exit {done.returncode}"
 
+    def _poll(self, names: list[str]) -> list[str]:
+        """One health check of each named container still waiting; those still waiting."""
+        waiting = []
+        for name in names:
+            container = self.containers[name]
+            result = container.result
+            if result.healthy or result.detail.startswith("exited"):
+                continue
+            if not container.alive():
+                result.started = False
+                result.detail = (f"exited {container.popen.returncode} before its health "
+                                 f"check passed:\n{container.tail()}")
+                self.progress(f"{name}: EXITED {container.popen.returncode}")
+                continue
+            ok, output = self.health(container)
+            result.detail = output
+            if ok:
+                result.healthy = True
+                result.seconds_to_healthy = time.monotonic() - container.started_at
+                self.progress(f"{name}: healthy after {result.seconds_to_healthy:.0f} s")
+            else:
+                waiting.append(name)
+        return waiting
+
     def _wait_healthy(self, names: list[str]) -> None:
-        waiting = {n: c for n, c in self.containers.items()
-                   if n in names and not c.result.healthy and not c.result.detail.startswith(
-                       "exited")}
         deadline = time.monotonic() + self.health_timeout
-        self.progress(f"waiting for {len(waiting)} health checks "
-                      f"(at most {self.health_timeout:.0f} s)")
+        waiting = self._poll(names)
+        if waiting:
+            self.progress(f"waiting for {len(waiting)} health checks "
+                          f"(at most {self.health_timeout:.0f} s)")
         while waiting and time.monotonic() < deadline:
-            for name, container in list(waiting.items()):
-                result = container.result
-                if not container.alive():
-                    result.started = False
-                    result.detail = (f"exited {container.popen.returncode} before its health "
-                                     f"check passed:\n{container.tail()}")
-                    self.progress(f"{name}: EXITED {container.popen.returncode}")
-                    del waiting[name]
-                    continue
-                ok, output = self.health(container)
-                result.detail = output
-                if ok:
-                    result.healthy = True
-                    result.seconds_to_healthy = time.monotonic() - container.started_at
-                    self.progress(f"{name}: healthy after {result.seconds_to_healthy:.0f} s "
-                                  f"({len(waiting) - 1} to go)")
-                    del waiting[name]
-            if waiting:
-                time.sleep(HEALTH_POLL_S)
+            time.sleep(HEALTH_POLL_S)
+            waiting = self._poll(waiting)
         for name in waiting:
             self.progress(f"{name}: not healthy in {self.health_timeout:.0f} s")
 
@@ -659,7 +669,8 @@ class Cloud:
                     pss = _pss_kb(proc / "smaps_rollup")
                     by_namespace[namespace] = by_namespace.get(namespace, 0) + pss / 1024
         for container in self.containers.values():
-            if container.pid_namespace in by_namespace:
+            # Only live ones: a dead namespace's inode number may be reused by a new one.
+            if container.alive() and container.pid_namespace in by_namespace:
                 container.result.pss_mb = by_namespace[container.pid_namespace]
 
 
