@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -29,6 +29,7 @@ help:
 	@echo "make test-full  make test plus the long opt-in suites (marker full; none today, so the same)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
+	@echo "make cloud-up / cloud-down       the whole $(STACK) control plane as processes on a test-bed cluster"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
@@ -107,6 +108,15 @@ cluster-up: venv testbed
 
 cluster-down: venv
 	$(PY) -m testbed down --stack $(STACK)
+
+# The dev control plane where no Docker engine runs: every container of every enabled service
+# as a process from its rendered files (tests/openstack/cloud.py), on a test-bed NDB cluster.
+# Prints progress while it starts, then the openrc path and how to stop it.
+cloud-up: venv testbed openstack-venvs kolla-source
+	$(PY) -m tests.openstack.cloud up
+
+cloud-down: venv
+	$(PY) -m tests.openstack.cloud down
 
 # Kolla's own sources (kolla 23.0.0, the 2026.2 images): reference data for tests/kolla.
 kolla-source: venv

@@ -12,13 +12,15 @@ from components.containers import ContainerSpec, HostResources, Upload, containe
 from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH, render_api_haproxy_cfg
 from components.render.infra import (
+    MEMCACHED_HEALTHCHECK,
     RABBITMQ_CONF_PATH,
+    RABBITMQ_HEALTHCHECK,
     RABBITMQ_PASSWORD_PATH,
     memcached_command,
     render_rabbitmq_conf,
     render_rabbitmq_password,
 )
-from config.openstack_layout import MEMCACHED_PORT, ControlPlaneLayout, Placed
+from config.openstack_layout import ControlPlaneLayout, Placed
 from config.settings import Settings
 
 
@@ -49,12 +51,11 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
             # user (the image drops to it); nothing else runs in this container.
             uploads=[Upload(RABBITMQ_CONF_PATH, render_rabbitmq_conf(layout)),
                      Upload(RABBITMQ_PASSWORD_PATH, password.apply(render_rabbitmq_password))],
-            health=["CMD", "rabbitmq-diagnostics", "-q", "ping"])
+            health=list(RABBITMQ_HEALTHCHECK))
         self.memcached = self._container(
             f"{name}-memcached", layout.memcached, "memcached",
             settings.openstack.images.memcached, command_=memcached_command(layout), uploads=[],
-            health=["CMD-SHELL", f"echo stats | nc -w 2 127.0.0.1 {MEMCACHED_PORT} "
-                                 "| grep -q uptime"])
+            health=list(MEMCACHED_HEALTHCHECK))
         api = layout.api_endpoint
         publish = settings.openstack.api.publish and not settings.multi_host
         self.api_endpoint = self._container(

@@ -23,6 +23,11 @@ RABBITMQ_CONF_DIR = "/etc/rabbitmq/conf.d"
 RABBITMQ_CONF_PATH = f"{RABBITMQ_CONF_DIR}/80-openstack-ndb.conf"
 RABBITMQ_PASSWORD_PATH = f"{RABBITMQ_CONF_DIR}/90-openstack-ndb-password.conf"
 MEMCACHED_MEMORY_MB = 256
+# The infrastructure containers' Docker health checks (test form). memcached's asks on the
+# container's own loopback: it binds every address of its network namespace.
+RABBITMQ_HEALTHCHECK = ("CMD", "rabbitmq-diagnostics", "-q", "ping")
+MEMCACHED_HEALTHCHECK = ("CMD-SHELL", f"echo stats | nc -w 2 127.0.0.1 {MEMCACHED_PORT} "
+                         "| grep -q uptime")
 
 
 def render_rabbitmq_conf(layout: ControlPlaneLayout) -> str:

@@ -11,6 +11,8 @@ token and with this one.
 register: a service's keystone user as the program makes it (components/openstack/service.py
 with pulumi-openstack: the user in the Default domain, admin on the `service` project), here
 through keystone's REST API.
+endpoints NAME TYPE REGION INTERFACE=URL...: the service's catalog entry and its endpoints,
+as the program registers them (ServiceV3, EndpointV3); existing ones are kept.
 """
 
 from __future__ import annotations
@@ -71,11 +73,30 @@ def register(url: str, sess: Any, name: str, password_file: str) -> dict[str, An
     return {"user_id": user_id}
 
 
+def endpoints(url: str, sess: Any, name: str, kind: str, region: str,
+              *pairs: str) -> dict[str, Any]:
+    found = sess.get(f"{url}/services", params={"type": kind}).json()["services"]
+    service_id = str(found[0]["id"]) if found else str(sess.post(
+        f"{url}/services", json={"service": {"name": name, "type": kind}}).json()
+        ["service"]["id"])
+    have = {e["interface"] for e in sess.get(
+        f"{url}/endpoints", params={"service_id": service_id}).json()["endpoints"]}
+    for pair in pairs:
+        interface, address = pair.split("=", 1)
+        if interface not in have:
+            sess.post(f"{url}/endpoints", json={"endpoint": {
+                "service_id": service_id, "interface": interface, "url": address,
+                "region_id": region}})
+    return {"service_id": service_id}
+
+
 def main() -> int:
     command, url, user, project, password_file, *rest = sys.argv[1:]
     auth, sess = admin_session(url, user, project, password_file)
     if command == "token":
         result = token(url, auth, sess, rest[0] if rest else None)
+    elif command == "endpoints":
+        result = endpoints(url, sess, *rest)
     else:
         result = register(url, sess, *rest)
     print(json.dumps(result))

@@ -1,0 +1,812 @@
+"""The dev stack's whole control plane as processes, from the files the program renders.
+
+No Docker engine runs where this project is tested, so each container becomes a process that
+sees what the container would see:
+
+- **Its files where Kolla puts them.** Each container runs in a private mount namespace on a
+  throw-away overlay of `/` (upper layer on a tmpfs of its own): the program's uploads are
+  copied to their paths (/var/lib/kolla/config_files/..., /opt/openstack-ndb/...), Kolla's
+  own `set_configs.py` (kolla 23.0.0's, the `kolla_set_configs` of `kolla_start`) copies them
+  to their `dest`s (/etc/nova/nova.conf, ...) with owner and mode, and the command it leaves in
+  /run_command is exec'd as the container's user, as `kolla_start` does. No path is rewritten.
+  What the image itself holds is put there the way the image build does: Kolla's health check
+  scripts in /usr/local/bin, the service's own `etc/<service>` files (api-paste.ini, ...) in
+  /etc/<service> (Kolla's `cp -r /<service>/etc/<service>/* /etc/<service>/`, here from the
+  service's PyPI venv), the service user with its home /var/lib/<user>. The program runs from
+  the service's PyPI venv (first on PATH) at the venv's own path, since a venv's scripts name
+  their interpreter by absolute path (the image has its venv at /var/lib/kolla/venv).
+- **Its own PID namespace** (`unshare --pid --fork --kill-child`, proc mounted in the overlay):
+  the command is the namespace's first process, as in a container; killing the wrapper kills
+  every process of the namespace, so nothing outlives `stop()`.
+- **Its address.** The rendered addresses (172.28.0.x on the bridge) become loopback
+  addresses: the NDB cluster's nodes as `TestCluster` maps them (127.0.1.x, its HAProxy is the
+  SQL endpoint), every control-plane container `127.<b>.<c>.<d>` for `<a>.<b>.<c>.<d>` - the
+  same last octets, so logs still read like the rendered files. Linux routes all of 127/8 to
+  `lo`, so no alias is needed. A wildcard bind (`0.0.0.0`, what a container binds on a bridge:
+  its own network namespace) becomes the container's own loopback address; the API HAProxy's
+  published ports (Docker's `-p 127.0.0.1:5000:5000`) become a second `bind` on the published
+  address. Ports are the rendered ones.
+- **Its health check**, the rendered Docker `test`, run inside the container's namespaces
+  (`nsenter` into its mount and PID namespaces and its root, like `docker exec`): Kolla's
+  `healthcheck_port` greps `ss -ntp` for the connections of the processes `pgrep -f` finds,
+  which in the container's PID namespace are the container's only.
+
+Processes share the machine's network namespace and run as root where the container's
+command would drop to its user only through `kolla_start`'s `sudo`: the command itself runs as
+the container's user (setpriv), like the image's `USER`.
+
+Used by tests/openstack/test_control_plane_runs.py (`make test`) and `make cloud-up`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import ipaddress
+import json
+import os
+import re
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TextIO
+
+ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:  # `python -m tests.openstack.cloud` from anywhere
+    sys.path.insert(0, str(ROOT))
+
+from components.database import ServiceAccount, create_or_adopt  # noqa: E402
+from components.render.haproxy import render_api_haproxy_cfg  # noqa: E402
+from components.render.infra import (  # noqa: E402
+    MEMCACHED_HEALTHCHECK,
+    RABBITMQ_CONF_PATH,
+    RABBITMQ_HEALTHCHECK,
+    RABBITMQ_PASSWORD_PATH,
+    memcached_command,
+    render_openrc,
+    render_rabbitmq_conf,
+    render_rabbitmq_password,
+)
+from components.render.kolla import KOLLA_CONFIG_DIR, fernet_source  # noqa: E402
+from components.render.openstack import config_dir, fernet_key  # noqa: E402
+from components.render.service import (  # noqa: E402
+    ContainerArtifacts,
+    ServiceArtifacts,
+    render_service,
+)
+from config import Settings, build_topology  # noqa: E402
+from config.openstack_layout import (  # noqa: E402
+    ControlPlaneLayout,
+    Placed,
+    build_layout,
+)
+from config.service_secrets import ServiceSecrets  # noqa: E402
+from testbed.cluster import TestCluster, rewrite_addresses  # noqa: E402
+from tests.openstack.cluster import admin_endpoint, dev_cluster, dev_settings  # noqa: E402
+from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env  # noqa: E402
+from tests.openstack.rendered import secrets_for  # noqa: E402
+from tests.openstack.services import SERVICES  # noqa: E402
+from tests.ports import free_port, wait_for_port  # noqa: E402
+
+KOLLA_VERSION = "23.0.0"
+HEALTH_TIMEOUT_S = 900.0  # from the last container's start; 2 cores start ~15 Python services
+HEALTH_POLL_S = 3.0
+WILDCARD = "0.0.0.0"
+# If the harness dies hard, its direct children (the namespace wrappers) die with it.
+PDEATHSIG = ["setpriv", "--pdeathsig", "KILL", "--"]
+
+# Runs as root in the container's new mount and PID namespaces (it is PID 1 there): the
+# overlay root, the uploads, then in the overlay what `kolla_start` does as root
+# (kolla_set_configs) and the exec of /run_command as the container's user.
+_CONTAINER_SCRIPT = r"""
+set -euo pipefail
+stage=$1 top=$2 user=$3 venv=$4
+shift 4  # the rest: the container's environment, NAME=value
+mount -t tmpfs tmpfs "$top"
+mkdir -p "$top/upper" "$top/work" "$top/root"
+mount -t overlay overlay -o "lowerdir=/,upperdir=$top/upper,workdir=$top/work" "$top/root"
+mount -t proc proc "$top/root/proc"
+mount --rbind /dev "$top/root/dev"
+mount --rbind /sys "$top/root/sys"
+cp -a "$stage/." "$top/root/"
+exec chroot "$top/root" /bin/bash -c '
+  set -euo pipefail
+  user=$1 venv=$2; shift 2
+  id "$user" >/dev/null 2>&1 || useradd -M -r -d "/var/lib/$user" -s /usr/sbin/nologin "$user"
+  install -d -o "$user" -g "$user" "/var/lib/$user"
+  # The venv stays at its own path under /root (its scripts name it), which only root may
+  # enter on this machine: let the user through, in this overlay only.
+  chmod o+x /root
+  env KOLLA_CONFIG_STRATEGY=COPY_ALWAYS python3 /usr/local/bin/kolla_set_configs
+  command=$(cat /run_command)
+  echo "Running command: $command"
+  # Not exec: this root shell stays PID 1 (as dumb-init in Kolla images) and the command its
+  # child. Changing the uid clears the parent-death signal that --kill-child set, so a
+  # command exec-ed here would survive a harness killed hard; the shell keeps it, and the
+  # namespace dies with it.
+  # shellcheck disable=SC2086  # kolla_start runs it unquoted: split on blanks, no shell
+  env -i "PATH=$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    "HOME=/var/lib/$user" LANG=C.UTF-8 "$@" \
+    setpriv --reuid "$user" --regid "$user" --init-groups -- $command &
+  wait $!
+' container "$user" "$venv" "$@"
+"""
+
+
+def service_secrets(name: str) -> ServiceSecrets:
+    """The test secrets of tests/openstack/rendered.py, and a domain admin's (heat)."""
+    return replace(secrets_for(name), domain_admin_password=f"{name}-domain-admin-pw")
+
+
+def log(message: str) -> None:
+    print(f"[cloud] {message}", file=sys.stderr, flush=True)
+
+
+def kolla_docker() -> Path:
+    """Kolla's docker/ sources (tests/kolla/provision_kolla.sh): set_configs.py and the
+    healthcheck_* scripts of the images' base."""
+    cache = Path(os.environ.get("OPENSTACK_NDB_CACHE") or Path.home() / ".cache/openstack-ndb")
+    return cache / f"kolla-{KOLLA_VERSION}" / "kolla" / "docker"
+
+
+def loopback(address: str) -> str:
+    """A rendered container address -> its loopback address: 172.28.0.198 -> 127.28.0.198."""
+    return str(ipaddress.IPv4Address((int(ipaddress.IPv4Address(address)) & 0x00FFFFFF)
+                                     | 0x7F000000))
+
+
+@dataclass
+class Result:
+    """One container: what happened to it, for the report."""
+
+    name: str
+    service: str
+    role: str
+    command: str
+    started: bool = False
+    healthy: bool = False
+    seconds_to_healthy: float | None = None
+    detail: str = ""  # the last health check's output, or why it did not start
+    pss_mb: float | None = None  # its processes' proportional memory once healthy
+
+    def row(self) -> str:
+        health = "pass" if self.healthy else "FAIL"
+        took = f"{self.seconds_to_healthy:.0f}" if self.seconds_to_healthy is not None else "-"
+        mem = f"{self.pss_mb:.0f}" if self.pss_mb is not None else "-"
+        started = "yes" if self.started else "no"
+        first = self.detail.strip().splitlines()[-1][:90] if self.detail.strip() else ""
+        return f"{self.name:22} {started:8} {health:6} {took:>6} {mem:>7}  {first}"
+
+
+@dataclass
+class Container:
+    """A running container process: the namespace wrapper and what it runs."""
+
+    name: str
+    argv_health: tuple[str, ...] | None
+    popen: subprocess.Popen[bytes]
+    log: Path
+    started_at: float
+    result: Result
+    init_pid: int | None = None  # the namespace's PID 1, as this machine sees it
+    pid_namespace: str | None = None  # /proc/<pid>/ns/pid of it: finds leftovers
+    in_overlay: bool = True  # health checks enter its root (an overlay) or run outside
+    health_env: dict[str, str] = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return self.popen.poll() is None
+
+    def tail(self, lines: int = 30) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+
+class Cloud:
+    """The dev control plane on the NDB test bed; use as a context manager (always stopped).
+
+    `start()` brings up the cluster, RabbitMQ, memcached, the API HAProxy, then per enabled
+    service its database and account (as ServiceDatabase), its bootstrap container (run to
+    its end) and its long-running containers; then waits for every health check. A container
+    that fails does not stop the others: `results` says what happened to each."""
+
+    def __init__(self, workdir: Path, settings: Settings | None = None,
+                 health_timeout: float = HEALTH_TIMEOUT_S,
+                 progress: Callable[[str], None] = log) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.settings = settings or dev_settings()
+        self.topology = build_topology(self.settings)
+        self.layout: ControlPlaneLayout = build_layout(self.settings)
+        self.health_timeout = health_timeout
+        self.progress = progress
+        self.results: dict[str, Result] = {}
+        self.bootstraps: dict[str, Result] = {}
+        self.timings: dict[str, float] = {}
+        self.containers: dict[str, Container] = {}
+        self._stack = ExitStack()
+        self._cluster: TestCluster | None = None
+        self._keys: dict[str, str] = {}  # fernet key dest -> key, one set per stack
+        self._pid_namespaces: set[str] = set()
+        self._rabbit_env: dict[str, str] = {}
+
+    # --- public interface ---------------------------------------------------------------
+
+    def __enter__(self) -> Cloud:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def cluster(self) -> TestCluster:
+        assert self._cluster is not None, "start() first"
+        return self._cluster
+
+    def localise(self, text: str, own: Placed | None = None) -> str:
+        """Rendered addresses -> this machine's: the cluster's as TestCluster maps them,
+        every other container's by `loopback`; a wildcard bind -> `own`'s address."""
+        text = self.cluster.localise(text)
+        if own is not None:
+            text = rewrite_addresses(text, {WILDCARD: loopback(own.address)})
+        return rewrite_addresses(text, self._plane_map())
+
+    def start(self) -> None:
+        docker = kolla_docker()
+        if not (docker / "base" / "set_configs.py").is_file():
+            raise RuntimeError(f"no Kolla sources at {docker}; run make kolla-source")
+        began = time.monotonic()
+        try:
+            self.progress("starting the NDB test bed cluster from the dev stack's files")
+            self._cluster = self._stack.enter_context(
+                dev_cluster(self.workdir / "ndb", self.layout.enabled))
+            self._lap("cluster", began)
+            step = time.monotonic()
+            self._start_rabbitmq()
+            self._start_memcached()
+            self._start_api_haproxy()
+            self._lap("infrastructure", step)
+            for service in self.layout.services:
+                step = time.monotonic()
+                self._start_service(render_service(self.settings, self.topology, self.layout,
+                                                   service))
+                self._lap(f"service {service.name}", step)
+            step = time.monotonic()
+            self._wait_healthy(list(self.containers))
+            self._lap("health checks", step)
+            self._measure_memory()
+            self._lap("total", began)
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        """Kill every container's namespace, newest first, then the cluster; raise if any
+        process of ours is left."""
+        for container in reversed(list(self.containers.values())):
+            _kill(container)
+        self.containers.clear()
+        self._stack.close()
+        self._cluster = None
+        if self._rabbit_env:
+            shutil.rmtree(self._rabbit_env["HOME"], ignore_errors=True)
+            self._rabbit_env = {}
+        left = self.leftovers()
+        if left:
+            raise RuntimeError(f"processes outlived their containers: {left}")
+
+    def leftovers(self) -> list[str]:
+        """Processes in any PID namespace this cloud made: none once stopped."""
+        deadline = time.monotonic() + 30
+        while True:
+            found = []
+            for proc in Path("/proc").iterdir():
+                if not proc.name.isdigit():
+                    continue
+                with contextlib.suppress(OSError):
+                    if os.readlink(proc / "ns" / "pid") in self._pid_namespaces:
+                        found.append(f"{proc.name} {(proc / 'comm').read_text().strip()}")
+            if not found or time.monotonic() > deadline:
+                return found
+            time.sleep(0.5)
+
+    def openrc(self) -> str:
+        """The admin's openrc as `make openrc` writes it, with this machine's addresses."""
+        password = secrets_for(self.layout.identity or "keystone").admin_password
+        return self.localise(render_openrc(self.settings, self.layout, password))
+
+    def report(self) -> str:
+        head = (f"{'container':22} {'started':8} {'health':6} {'secs':>6} {'PSS MB':>7}  "
+                "last health output / reason")
+        rows = [r.row() for r in [*self.bootstraps.values(), *self.results.values()]]
+        total = sum(r.pss_mb or 0 for r in self.results.values())
+        times = ", ".join(f"{k} {v:.0f} s" for k, v in self.timings.items())
+        return "\n".join([head, *rows, f"PSS of the service containers: {total:.0f} MB",
+                          f"wall time: {times}"])
+
+    # --- infrastructure -------------------------------------------------------------------
+
+    def _plane_map(self) -> dict[str, str]:
+        placed = [self.layout.rabbitmq, self.layout.memcached, self.layout.api_endpoint]
+        for service in self.layout.services:
+            placed += [*([service.bootstrap] if service.bootstrap else []),
+                       *service.containers]
+        return {p.address: loopback(p.address) for p in placed}
+
+    def _lap(self, what: str, since: float) -> None:
+        self.timings[what] = time.monotonic() - since
+        self.progress(f"{what}: {self.timings[what]:.0f} s")
+
+    def _start_rabbitmq(self) -> None:
+        """Debian's RabbitMQ (3.10; the image is 4.1) from the rendered conf.d, as
+        tests/real/test_rabbitmq_conf.py runs it; data, logs and cookie in a temp dir the
+        rabbitmq user can reach (the wrapper drops to it)."""
+        server = _tool("rabbitmq-server")
+        placed = self.layout.rabbitmq
+        home = Path(tempfile.mkdtemp(prefix="osndb-cloud-rabbitmq-"))
+        home.chmod(0o755)
+        conf_d = home / "conf.d"
+        conf_d.mkdir()
+        (conf_d / Path(RABBITMQ_CONF_PATH).name).write_text(
+            self.localise(render_rabbitmq_conf(self.layout), placed))
+        (conf_d / Path(RABBITMQ_PASSWORD_PATH).name).write_text(
+            render_rabbitmq_password(secrets_for("rabbitmq").rabbitmq_password))
+        for path in (home, conf_d, *conf_d.iterdir()):
+            shutil.chown(path, "rabbitmq", "rabbitmq")
+        self._rabbit_env = {
+            "HOME": str(home), "RABBITMQ_CONFIG_FILE": str(home / "absent.conf"),
+            "RABBITMQ_CONFIG_FILES": str(conf_d),
+            "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(home / "log"),
+            "RABBITMQ_NODENAME": "osndb-cloud@localhost",
+            "RABBITMQ_DIST_PORT": str(free_port()), "ERL_EPMD_PORT": str(free_port()),
+            "RABBITMQ_PID_FILE": str(home / "pid"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
+        }
+        container = self._spawn_plain("rabbitmq", "rabbitmq", [server],
+                                      {**os.environ, **self._rabbit_env})
+        container.argv_health = RABBITMQ_HEALTHCHECK
+        container.health_env = {**os.environ, **self._rabbit_env}
+        self._wait_port(container, loopback(placed.address), self.layout.rabbitmq_endpoint.port)
+
+    def _start_memcached(self) -> None:
+        placed = self.layout.memcached
+        argv = [self.localise(a, placed) for a in memcached_command(self.layout)]
+        argv[0] = _tool(argv[0])
+        if os.geteuid() == 0:  # memcached refuses root; the image runs it as its own user
+            argv += ["-u", "nobody"]
+        container = self._spawn_plain("memcached", "memcached", argv, dict(os.environ))
+        # The rendered check asks memcached on the container's loopback; here that is its
+        # own address, which the bind became.
+        container.argv_health = tuple(
+            self.localise(part, placed).replace("127.0.0.1", loopback(placed.address))
+            for part in MEMCACHED_HEALTHCHECK)
+        port = int(argv[argv.index("-p") + 1])
+        self._wait_port(container, loopback(placed.address), port)
+
+    def _start_api_haproxy(self) -> None:
+        placed = self.layout.api_endpoint
+        cfg = self.localise(render_api_haproxy_cfg(self.layout), placed)
+        if self.settings.openstack.api.publish and not self.settings.multi_host:
+            # Docker publishes each API port on the host's address: here a second bind.
+            cfg = re.sub(r"^(\s*)bind (\S+):(\d+)$",
+                         rf"\g<0>\n\g<1>bind {self.layout.public_host}:\g<3>", cfg, flags=re.M)
+        path = self.workdir / "api-haproxy" / "haproxy.cfg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(cfg)
+        container = self._spawn_plain("api-haproxy", "haproxy",
+                                      [_tool("haproxy"), "-db", "-f", str(path)],
+                                      dict(os.environ))
+        port = next(iter(next(iter(self.layout.services)).spec.apis.values())).port
+        self._wait_port(container, loopback(placed.address), port)
+
+    def _spawn_plain(self, name: str, role: str, argv: list[str],
+                     env: dict[str, str]) -> Container:
+        """A process that needs no overlay (no Kolla files), in its own PID namespace."""
+        logfile = self.workdir / name / "output.log"
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        result = Result(name, "infrastructure", role, shlex.join(argv))
+        self.progress(f"{name}: {shlex.join(argv)}")
+        with logfile.open("ab") as out:
+            popen = subprocess.Popen(
+                [*PDEATHSIG, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
+                 *argv], env=env, stdout=out, stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL, start_new_session=True)
+        container = Container(name, None, popen, logfile, time.monotonic(), result,
+                              in_overlay=False)
+        self._track(container)
+        self.results[name] = result
+        return container
+
+    def _wait_port(self, container: Container, host: str, port: int) -> None:
+        wait_for_port(host, port, timeout=120, what=container.name, alive=container.alive,
+                      details=container.tail)
+        container.result.started = True
+
+    # --- services -------------------------------------------------------------------------
+
+    def _start_service(self, artifacts: ServiceArtifacts) -> None:
+        name = artifacts.name
+        service = SERVICES.get(name)
+        if service is None or not (service.venv() / ".provisioned").is_file():
+            for art in artifacts.containers:
+                self.results[art.placed.name] = Result(
+                    art.placed.name, name, art.role, _command(art), detail=(
+                        f"not run: no PyPI venv for {name} "
+                        "(tests/openstack/provision_services.sh does not provision it)"))
+            self.progress(f"{name}: no venv, its containers are not run")
+            return
+        spec = artifacts.layout.spec
+        secrets = service_secrets(name)
+        if artifacts.bootstrap is not None:
+            self.progress(f"{name}: databases {', '.join(spec.databases)} and account")
+            create_or_adopt(admin_endpoint(self.cluster),
+                            ServiceAccount(spec.db_user, "%", secrets.database_password),
+                            list(spec.databases))
+            self._run_bootstrap(name, artifacts.bootstrap)
+        if spec.keystone is not None and name != self.layout.identity:
+            self._register(artifacts)
+        for art in artifacts.containers:
+            self._spawn_container(name, art)
+        if name == self.layout.identity:
+            # Every later service registers with keystone before its containers start.
+            self._wait_healthy([c.placed.name for c in artifacts.containers])
+
+    def _register(self, artifacts: ServiceArtifacts) -> None:
+        """The service's keystone user (admin on the service project), catalog entry and
+        endpoints, as components/openstack/service.py registers them - but before the
+        containers start: nova-conductor and nova-scheduler exit at start without their user
+        ("Placement service credentials do not work"), while the program registers after
+        its containers are healthy. Through the API HAProxy at the published identity URL."""
+        spec = artifacts.layout.spec
+        assert spec.keystone is not None
+        identity = self.localise(self.layout.identity_url("public"))
+        secrets = service_secrets(spec.name)
+        admin_file = self.workdir / "admin-password"
+        admin_file.write_text(service_secrets(self.layout.identity or "").admin_password)
+        own_file = self.workdir / f"{spec.name}-keystone-password"
+        own_file.write_text(secrets.keystone_password)
+        admin = self.settings.openstack
+        self.progress(f"{spec.name}: keystone user, service and endpoints")
+        for args in (("register", spec.name, str(own_file)),
+                     ("endpoints", spec.name, spec.keystone.type, admin.region,
+                      *(f"{i}={self.localise(u)}" for i, u in artifacts.endpoints))):
+            done = subprocess.run(
+                [str(SERVICES["keystone"].venv() / "bin" / "python"),
+                 str(Path(__file__).with_name("keystone_client.py")), args[0], identity,
+                 admin.admin_user, admin.admin_project, str(admin_file), *args[1:]],
+                env=service_env(adapt=True), capture_output=True, text=True, timeout=300,
+                check=False)
+            if done.returncode != 0:
+                raise RuntimeError(f"registering {spec.name} failed:\n{done.stderr[-3000:]}")
+
+    def _run_bootstrap(self, name: str, art: ContainerArtifacts) -> None:
+        start = time.monotonic()
+        container = self._spawn_container(name, art, bootstrap=True)
+        result = container.result
+        self.results.pop(art.placed.name)
+        self.bootstraps[art.placed.name] = result
+        # Meanwhile the containers already started keep being checked, so that their
+        # seconds to healthy are theirs, not the migrations'.
+        others = [n for n in self.containers if n != art.placed.name]
+        deadline = time.monotonic() + COMMAND_TIMEOUT_S
+        while container.alive() and time.monotonic() < deadline:
+            self._poll(others)
+            time.sleep(HEALTH_POLL_S)
+        code = container.popen.returncode if not container.alive() else -1
+        result.healthy = code == 0  # a one-shot's "health" is its exit code
+        result.seconds_to_healthy = time.monotonic() - start
+        result.detail = f"exit {code}" + ("" if code == 0 else f"\n{container.tail()}")
+        del self.containers[art.placed.name]
+        self.progress(f"{art.placed.name}: exit {code} after {result.seconds_to_healthy:.0f} s")
+
+    def _spawn_container(self, name: str, art: ContainerArtifacts, *,
+                         bootstrap: bool = False) -> Container:
+        where = art.placed
+        folder = self.workdir / "containers" / where.name
+        stage = self._stage(name, art, folder / "stage")
+        top = folder / "top"
+        top.mkdir(parents=True, exist_ok=True)
+        logfile = folder / "output.log"
+        venv = SERVICES[name].venv()
+        config = json.loads((stage / KOLLA_CONFIG_DIR.lstrip("/") / "config.json").read_text())
+        spec = self.layout.service(name).spec
+        if bootstrap:
+            assert spec.bootstrap is not None
+            user = spec.bootstrap.user
+        else:
+            user = spec.containers[art.role].user
+        argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--fork", "--kill-child",
+                "--propagation", "private", "--", "bash", "-c", _CONTAINER_SCRIPT, where.name,
+                str(stage), str(top), user, str(venv), *art.envs]
+        result = Result(where.name, name, art.role, config["command"])
+        self.progress(f"{where.name}: {config['command']}"
+                      + (" (bootstrap, run to its end)" if bootstrap else ""))
+        with logfile.open("ab") as out:
+            popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL, start_new_session=True)
+        health = None
+        if art.healthcheck is not None:
+            health = tuple(self.localise(part) for part in art.healthcheck)
+        container = Container(where.name, health, popen, logfile, time.monotonic(), result)
+        self._track(container)
+        result.started = True  # until it exits before it is healthy
+        self.results[where.name] = result
+        return container
+
+    def _stage(self, name: str, art: ContainerArtifacts, stage: Path) -> Path:
+        """The files the container starts with, as a tree copied onto its overlay root."""
+        if stage.exists():
+            shutil.rmtree(stage)
+        docker = kolla_docker()
+        venv = SERVICES[name].venv()
+        spec = self.layout.service(name).spec
+        # The image: the service's etc files, Kolla's health checks and kolla_set_configs.
+        etc = venv / "etc" / name
+        if etc.is_dir():
+            shutil.copytree(etc, stage / config_dir(spec).lstrip("/"), dirs_exist_ok=True)
+        bin_dir = stage / "usr" / "local" / "bin"
+        bin_dir.mkdir(parents=True)
+        for script in sorted((docker / "base").glob("healthcheck_*")):
+            shutil.copy(script, bin_dir / script.name)
+            (bin_dir / script.name).chmod(0o755)
+        shutil.copy(docker / "base" / "set_configs.py", bin_dir / "kolla_set_configs")
+        # The uploads: plain files (config files localised), secret files, fernet keys.
+        for file in art.files:
+            path = stage / file.path.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            text = file.text
+            if file.path.startswith(KOLLA_CONFIG_DIR + "/"):
+                text = self.localise(text)
+            path.write_text(text)
+            path.chmod(int(file.mode, 8))
+        config_files = stage / KOLLA_CONFIG_DIR.lstrip("/")
+        for secret, text in art.render_secrets(service_secrets(name)).items():
+            path = config_files / secret
+            path.write_text(self.localise(text))
+            path.chmod(0o600)
+        for dest in spec.fernet_keys:  # the program uploads RandomBytes keys, made once
+            path = config_files / Path(fernet_source(dest)).name
+            path.write_text(self._keys.setdefault(
+                dest, fernet_key(base64.b64encode(os.urandom(32)).decode())))
+            path.chmod(0o600)
+        return stage
+
+    def _track(self, container: Container) -> None:
+        self.containers[container.name] = container
+        # The namespace's first process is the wrapper's only child; remember its
+        # namespace so that stop() can prove none of its processes is left.
+        deadline = time.monotonic() + 10
+        while container.init_pid is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError, ValueError):
+                children = Path(f"/proc/{container.popen.pid}/task/{container.popen.pid}/"
+                                "children").read_text().split()
+                if children:
+                    container.init_pid = int(children[0])
+                    container.pid_namespace = os.readlink(
+                        f"/proc/{container.init_pid}/ns/pid")
+                    self._pid_namespaces.add(container.pid_namespace)
+                    break
+            if not container.alive():
+                break
+            time.sleep(0.05)
+
+    # --- health ---------------------------------------------------------------------------
+
+    def health(self, container: Container) -> tuple[bool, str]:
+        """The rendered health check, once, as Docker runs it in the container."""
+        if container.argv_health is None:
+            return container.alive(), "no health check rendered: running"
+        form, *argv = container.argv_health  # Docker's test: CMD argv..., or CMD-SHELL text
+        if form == "CMD-SHELL":
+            argv = ["sh", "-c", argv[0]]
+        env = container.health_env or None
+        if container.in_overlay and container.init_pid is not None:
+            argv = ["nsenter", f"--target={container.init_pid}", "--mount", "--pid",
+                    "--root", "--wd", "--", "env", "-i",
+                    "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", *argv]
+        try:
+            done = subprocess.run(argv, capture_output=True, text=True, timeout=30,
+                                  env=env, check=False)
+        except subprocess.TimeoutExpired:
+            return False, "health check timed out (30 s)"
+        output = (done.stdout + done.stderr).strip()
+        return done.returncode == 0, output or f"exit {done.returncode}"
+
+    def _poll(self, names: list[str]) -> list[str]:
+        """One health check of each named container still waiting; those still waiting."""
+        waiting = []
+        for name in names:
+            container = self.containers[name]
+            result = container.result
+            if result.healthy or result.detail.startswith("exited"):
+                continue
+            if not container.alive():
+                result.started = False
+                result.detail = (f"exited {container.popen.returncode} before its health "
+                                 f"check passed:\n{container.tail()}")
+                self.progress(f"{name}: EXITED {container.popen.returncode}")
+                continue
+            ok, output = self.health(container)
+            result.detail = output
+            if ok:
+                result.healthy = True
+                result.seconds_to_healthy = time.monotonic() - container.started_at
+                self.progress(f"{name}: healthy after {result.seconds_to_healthy:.0f} s")
+            else:
+                waiting.append(name)
+        return waiting
+
+    def _wait_healthy(self, names: list[str]) -> None:
+        deadline = time.monotonic() + self.health_timeout
+        waiting = self._poll(names)
+        if waiting:
+            self.progress(f"waiting for {len(waiting)} health checks "
+                          f"(at most {self.health_timeout:.0f} s)")
+        while waiting and time.monotonic() < deadline:
+            time.sleep(HEALTH_POLL_S)
+            waiting = self._poll(waiting)
+        for name in waiting:
+            self.progress(f"{name}: not healthy in {self.health_timeout:.0f} s")
+
+    def _measure_memory(self) -> None:
+        by_namespace: dict[str, float] = {}
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            with contextlib.suppress(OSError):
+                namespace = os.readlink(proc / "ns" / "pid")
+                if namespace in self._pid_namespaces:
+                    pss = _pss_kb(proc / "smaps_rollup")
+                    by_namespace[namespace] = by_namespace.get(namespace, 0) + pss / 1024
+        for container in self.containers.values():
+            # Only live ones: a dead namespace's inode number may be reused by a new one.
+            if container.alive() and container.pid_namespace in by_namespace:
+                container.result.pss_mb = by_namespace[container.pid_namespace]
+
+
+def _pss_kb(path: Path) -> float:
+    for line in path.read_text().splitlines():
+        if line.startswith("Pss:"):
+            return float(line.split()[1])
+    return 0.0
+
+
+def _command(art: ContainerArtifacts) -> str:
+    config = next(f for f in art.files if f.path.endswith("/config.json"))
+    command: str = json.loads(config.text)["command"]
+    return command
+
+
+def _tool(name: str) -> str:
+    path = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), "/usr/sbin"]))
+    if path is None:
+        raise RuntimeError(f"{name} is not installed (.ci/run installs it)")
+    return path
+
+
+def _kill(container: Container) -> None:
+    """SIGKILL the namespace's first process - the kernel then kills every other process of
+    the namespace, also those that left the process group (oslo.service's workers do) - and
+    the wrapper's group."""
+    if container.init_pid is not None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(container.init_pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(container.popen.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        container.popen.wait(timeout=30)
+
+
+# --- make cloud-up / cloud-down -----------------------------------------------------------
+
+
+def state_dir() -> Path:
+    return ROOT / ".cloud" / "dev"
+
+
+def serve(out: TextIO) -> int:
+    """Run in the background: start the cloud, publish how to use it, wait for SIGTERM."""
+    folder = state_dir()
+    stop = False
+
+    def on_term(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_term)
+    with Cloud(folder / "run") as cloud:
+        cloud.start()
+        print(cloud.report(), file=out, flush=True)
+        openrc = folder / "openrc"
+        openrc.write_text(cloud.openrc())
+        openrc.chmod(0o600)
+        horizon = next((r for r in cloud.results.values() if r.service == "horizon"), None)
+        if horizon is not None and horizon.healthy:
+            api = next(iter(cloud.layout.service("horizon").spec.apis))
+            where = cloud.localise(cloud.layout.public_url("horizon", api))
+        else:
+            where = f"not running: {horizon.detail if horizon else 'not enabled'}"
+        state = {
+            "pid": os.getpid(),
+            "openrc": str(openrc),
+            "horizon": where,
+            "sql": "mysql -h {} -P {} -u root".format(*cloud.cluster.endpoint()),
+            "unhealthy": [r.name for r in cloud.results.values() if not r.healthy],
+            "stop": "make cloud-down",
+        }
+        (folder / "state.json").write_text(json.dumps(state, indent=2))
+        while not stop:
+            time.sleep(0.5)
+    return 0
+
+
+def up() -> int:
+    folder = state_dir()
+    if (folder / "state.json").exists():
+        print(f"already up: {folder / 'state.json'}")
+        return 0
+    folder.mkdir(parents=True, exist_ok=True)
+    logfile = folder / "serve.log"
+    with logfile.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "tests.openstack.cloud", "serve"],
+                                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    (folder / "serve.pid").write_text(str(proc.pid))
+    print(f"[cloud] starting the dev control plane (log: {logfile})", flush=True)
+    shown = 0
+    while not (folder / "state.json").exists():
+        text = logfile.read_text(errors="replace")
+        print(text[shown:], end="", flush=True)  # the progress lines, as they come
+        shown = len(text)
+        if proc.poll() is not None:
+            print(f"[cloud] FAILED: exit {proc.returncode}", file=sys.stderr)
+            return 1
+        time.sleep(1)
+    print(logfile.read_text(errors="replace")[shown:], end="")
+    state = json.loads((folder / "state.json").read_text())
+    print(f"\nopenrc:  source {state['openrc']}\nHorizon: {state['horizon']}\n"
+          f"SQL:     {state['sql']}\nstop:    make cloud-down")
+    if state["unhealthy"]:
+        print(f"not healthy: {', '.join(state['unhealthy'])} (see {logfile})")
+    return 0
+
+
+def down() -> int:
+    folder = state_dir()
+    pid_file = folder / "serve.pid"
+    if not pid_file.exists():
+        print("[cloud] no dev cloud is up")
+        return 0
+    pid = int(pid_file.read_text())
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+        for _ in range(240):  # stop() kills every namespace, then the cluster
+            os.kill(pid, 0)
+            time.sleep(0.5)
+        os.kill(pid, signal.SIGKILL)
+    shutil.rmtree(folder, ignore_errors=True)
+    print("[cloud] dev control plane stopped")
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.openstack.cloud")
+    parser.add_argument("command", choices=["up", "down", "serve"])
+    args = parser.parse_args()
+    if args.command == "serve":
+        return serve(sys.stdout)
+    return up() if args.command == "up" else down()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
