@@ -351,7 +351,8 @@ def test_ndb_gate_checks_every_database_of_the_service(tmp_path: Path) -> None:
     done = subprocess.run(["bash", str(tmp_path / "gate.sh")], env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert ("ndb_fit --host 10.0.0.5 --port 3306 --user root "
+    # The SQL password comes on standard input, never in the environment or the arguments.
+    assert ("ndb_fit --host 10.0.0.5 --port 3306 --user root --password-file /dev/stdin "
             "--schema nova_api --schema nova_cell0 --schema nova") in done.stdout
     assert "ndb gate nova: passed" in done.stdout
 
