@@ -56,11 +56,16 @@ class Api(Entry):
     backend_port: Port
 
 
+UwsgiOption = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+
+
 class Container(Entry):
     image: str
     command: str | None = None
     wsgi: str | None = None  # module:callable served by uWSGI (components/render/openstack.py)
     env: dict[str, str] = Field(default_factory=dict)  # for the uWSGI app
+    # Further options of the uWSGI ini, for what one service needs (glance's chunk limit).
+    uwsgi: dict[UwsgiOption, str | int | bool] = Field(default_factory=dict)
     user: str
     api: str | None = None
     healthcheck: tuple[str, ...]
@@ -71,6 +76,8 @@ class Container(Entry):
             raise ValueError("give exactly one of command or wsgi")
         if self.wsgi is not None and self.api is None:
             raise ValueError("a wsgi container serves an API: set api")
+        if self.wsgi is None and (self.uwsgi or self.env):
+            raise ValueError("uwsgi and env are for a wsgi container's uWSGI")
         return self
 
 

@@ -275,7 +275,14 @@ def render_healthcheck(settings: Settings, layout: ControlPlaneLayout, service: 
 def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:
     """uWSGI serving the service's WSGI module at the container's API backend port: one
     master, a few workers, each loading the app itself (lazy-apps: no sockets or DB
-    connections shared across fork)."""
+    connections shared across fork), then the catalog's own options for this container.
+
+    The workers parse HTTP themselves (http-socket; Kolla-Ansible puts uWSGI's `http` router
+    in front instead, whose http-chunked-input / http-raw-body pass chunked bodies through):
+    a chunked request body reaches the app through uwsgi.chunked_read() either way.
+    socket-timeout is Kolla's 30 s: uWSGI's default (4 s) is also how long chunked_read
+    waits for the next chunk of an upload."""
+    extra = "".join(f"{k} = {_ini_value(v)}\n" for k, v in container.uwsgi.items())
     env = "".join(f"env = {k}={v}\n" for k, v in container.env.items())
     return f"""{HEADER}[uwsgi]
 http-socket = {values["bind_host"]}:{values["api_port"]}
@@ -288,8 +295,9 @@ lazy-apps = true
 need-app = true
 die-on-term = true
 buffer-size = 65535
+socket-timeout = 30
 add-header = Connection: close
-{env}"""
+{extra}{env}"""
 
 
 def config_dir(service: Service) -> str:

@@ -17,11 +17,12 @@ PYTHON="${OPENSTACK_NDB_SERVICES_PYTHON:-python3}"
 # python-memcached is oslo.cache's memcache_pool client ([cache] in the rendered configs; Kolla
 # images carry it too).
 EXTRA=(PyMySQL cryptography python-memcached)
-# Per service: keystone and placement are served by uWSGI from their rendered ini in the
-# tests, as in their containers (the catalog's `wsgi` containers); pip builds uWSGI from
+# Per service: keystone, glance and placement are served by uWSGI from their rendered ini in
+# the tests, as in their containers (the catalog's `wsgi` containers); pip builds uWSGI from
 # source (about 25 s each).
 declare -A SERVICE_EXTRA=(
   [keystone]="uwsgi==2.0.31"
+  [glance]="uwsgi==2.0.31"
   [placement]="uwsgi==2.0.31"
 )
 

@@ -113,6 +113,9 @@ def test_catalog_header_lists_every_placeholder() -> None:
     ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
                              "healthcheck": ["x", "${domain_admin_password}"]}}},
      "secret fields"),
+    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
+                             "uwsgi": {"buffer-size": 1}, "healthcheck": ["x"]}}},
+     "for a wsgi container"),
     ({"dependsOn": ["swift"]}, "unknown services"),
     ({"ndbSizing": None}, "needs ndbSizing"),
     ({"slot": 0}, "slot: 0 is keystone's"),
@@ -208,6 +211,10 @@ def test_service_files_carry_keystone_rabbit_and_cache() -> None:
     assert "module = keystone.wsgi.api:application" in uwsgi
     neutron = files[("neutron-server-1", "uwsgi-server.ini")]
     assert "env = OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini" in neutron
+    glance = files[("glance-api-1", "uwsgi-api.ini")]
+    assert "module = glance.wsgi.api:application" in glance
+    assert "chunked-input-limit = 67108864\n" in glance  # only glance's has it
+    assert "chunked-input-limit" not in uwsgi
 
 
 def test_prod_containers_bind_their_hosts_addresses() -> None:
