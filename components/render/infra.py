@@ -23,11 +23,20 @@ RABBITMQ_CONF_DIR = "/etc/rabbitmq/conf.d"
 RABBITMQ_CONF_PATH = f"{RABBITMQ_CONF_DIR}/80-openstack-ndb.conf"
 RABBITMQ_PASSWORD_PATH = f"{RABBITMQ_CONF_DIR}/90-openstack-ndb-password.conf"
 MEMCACHED_MEMORY_MB = 256
+# Queues that are neither durable nor exclusive: the combination RabbitMQ 4 deprecates.
+DENIED_DEPRECATED_FEATURE = "transient_nonexcl_queues"
 
 
 def render_rabbitmq_conf(layout: ControlPlaneLayout) -> str:
     """The OpenStack user and vhost, created by RabbitMQ on its first boot (default_user);
-    the password is in the file of `render_rabbitmq_password`."""
+    the password is in the file of `render_rabbitmq_password`.
+
+    Transient non-exclusive queues are denied: RabbitMQ 4.1 (the image) deprecates them and
+    still permits them, 4.3 refuses them by default (release notes, "Deprecated Features are
+    Now Disabled by Default"). The services declare none with the [oslo_messaging_rabbit]
+    options of components/render/openstack.py (quorum and stream queues); denying them here
+    makes a service configured otherwise fail now, not at the next RabbitMQ upgrade. The key
+    exists since RabbitMQ 3.13."""
     bind = bind_address(layout.network_mode, layout.rabbitmq.address)
     return f"""{HEADER}listeners.tcp.default = {bind}:{RABBITMQ_PORT}
 default_vhost = {RABBITMQ_VHOST}
@@ -38,6 +47,7 @@ default_permissions.write = .*
 default_user_tags.administrator = true
 loopback_users = none
 log.console = true
+deprecated_features.permit.{DENIED_DEPRECATED_FEATURE} = false
 """
 
 

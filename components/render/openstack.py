@@ -42,6 +42,21 @@ DOMAIN = "Default"
 DB_DRIVER = "mysql+pymysql"
 # Groups that oslo.db registers with mysql_sql_mode (placement's own group does not have it).
 _SQL_MODE_GROUPS = frozenset({"database", "api_database"})
+# oslo.messaging's RabbitMQ driver as Kolla-Ansible configures it for RabbitMQ 4 (its
+# om_enable_rabbitmq_stream_fanout and om_rabbitmq_qos_prefetch_count defaults): every queue
+# durable - quorum queues for RPC topics, replies and notifications, one stream per fanout -
+# so none is transient and non-exclusive, which RabbitMQ 4.1 deprecates and 4.3 refuses
+# (components/render/infra.py denies it). oslo.messaging 18 refuses stream fanout without
+# transient quorum queues and a prefetch count. use_queue_manager names reply and fanout
+# queues <hostname>:<processname>:<n> instead of random ones, so a restarted process reuses
+# its queues. heartbeat_in_pthread, which Kolla still writes, is gone from oslo.messaging 18.
+RABBIT_OPTIONS = {
+    "rabbit_quorum_queue": "true",
+    "rabbit_transient_quorum_queue": "true",
+    "rabbit_stream_fanout": "true",
+    "rabbit_qos_prefetch_count": "50",
+    "use_queue_manager": "true",
+}
 SECRET_CONFIG = "secrets.conf"  # the secret options' file, by its upload name
 
 Sections = dict[str, dict[str, str]]
@@ -92,9 +107,18 @@ def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Servic
     ).values({name: api.backend_port for name, api in service.apis.items()})
 
 
+def process_name(service: Service, where: Placed) -> str:
+    """The container's name within its service as Kolla-Ansible names it (nova-api,
+    nova-conductor, ..., and <service>-bootstrap): oslo.messaging's processname."""
+    role = where.role if isinstance(where, ServiceContainer) else "bootstrap"
+    return f"{service.name}-{role}"
+
+
 def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: Service,
-                      values: Mapping[str, str], secrets: ServiceSecrets) -> SplitSections:
-    """The sections every service writes the same way, chosen by the catalog's flags."""
+                      values: Mapping[str, str], secrets: ServiceSecrets, *,
+                      process: str) -> SplitSections:
+    """The sections every service writes the same way, chosen by the catalog's flags;
+    `process` is the container's `process_name`."""
     out = SplitSections()
     out.set("DEFAULT", "use_stderr", "true")  # docker logs
     for ref in service.database_refs:
@@ -106,6 +130,13 @@ def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: S
             out.set(ref.section, "mysql_sql_mode", SERVICE_SQL_MODE)
     if service.messaging:
         out.set("DEFAULT", "transport_url", values["transport_url"], secret=True)
+        for key, value in RABBIT_OPTIONS.items():
+            out.set("oslo_messaging_rabbit", key, value)
+        # The queue manager's names hold the process name, by default the program's: under
+        # uWSGI that is "uwsgi" for nova-api, neutron-server, heat-api and cinder-api alike.
+        # With host networking their containers share the host's name and would declare
+        # the same reply queues, each taking the others' replies (Kolla-Ansible sets it too).
+        out.set("oslo_messaging_rabbit", "processname", process)
     if service.cache:
         for key, value in (("backend", "oslo_cache.memcache_pool"), ("enabled", "true"),
                            ("memcache_servers", values["memcache_servers"])):
@@ -181,7 +212,8 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
     """Every plain config file of one container, by its name in `file_dests`: no secret
     reaches this function, so none can reach these texts."""
     values = placeholders(settings, layout, service, where, ServiceSecrets())
-    standard = standard_sections(topology, layout, service, values, ServiceSecrets())
+    standard = standard_sections(topology, layout, service, values, ServiceSecrets(),
+                                 process=process_name(service, where))
     main = _main_file(service)
     out = {}
     for name, file in service.config_files.items():
@@ -201,7 +233,8 @@ def secret_sections(settings: Settings, topology: Topology, layout: ControlPlane
                     service: Service, *, where: Placed, secrets: ServiceSecrets) -> Sections:
     """Every secret option of one container's files, merged (one oslo.config namespace)."""
     values = placeholders(settings, layout, service, where, secrets)
-    standard = standard_sections(topology, layout, service, values, secrets)
+    standard = standard_sections(topology, layout, service, values, secrets,
+                                 process=process_name(service, where))
     own = [own_sections(f, values).secret for f in service.config_files.values()]
     return _merged(standard.secret, *own)
 

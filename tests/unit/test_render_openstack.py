@@ -27,6 +27,7 @@ from components.render.infra import (
 from components.render.kolla import render_config_json
 from components.render.ndb import SERVICE_SQL_MODE
 from components.render.openstack import (
+    RABBIT_OPTIONS,
     SECRET_CONFIG,
     container_command,
     fernet_key,
@@ -217,6 +218,35 @@ def test_service_files_carry_keystone_rabbit_and_cache() -> None:
     assert "chunked-input-limit" not in uwsgi
 
 
+@pytest.mark.parametrize("stack", STACKS)
+def test_messaging_services_use_durable_queues_named_per_container(stack: str) -> None:
+    """Every service with messaging gets the RabbitMQ 4 options, and each container its own
+    processname: with host networking a host's containers share its hostname, and reply
+    queues are named <hostname>:<processname>:<n>."""
+    files = all_files(stack, secret=False)
+    layout = build_layout(settings_for(stack))
+    names: dict[tuple[str, str], str] = {}
+    for service in layout.services:
+        main = next((n for n, f in service.spec.config_files.items()
+                     if f.sections is not None), None)
+        if main is None:  # horizon: no oslo.config file
+            continue
+        for where in [*([service.bootstrap] if service.bootstrap else []),
+                      *service.containers]:
+            parser = ini(files[(where.name, main)])
+            if not service.spec.messaging:
+                assert not parser.has_section("oslo_messaging_rabbit"), where.name
+                continue
+            rabbit = dict(parser.items("oslo_messaging_rabbit"))
+            assert {k: rabbit[k] for k in RABBIT_OPTIONS} == RABBIT_OPTIONS, where.name
+            assert "heartbeat_in_pthread" not in rabbit  # gone from oslo.messaging 18
+            names[(where.host, rabbit["processname"])] = where.name
+    assert ("db-b" if stack == "prod" else "local", "nova-api") in names
+    count = sum(len(s.containers) + (s.bootstrap is not None)
+                for s in layout.services if s.spec.messaging)
+    assert len(names) == count  # no two containers of a host share a process name
+
+
 def test_prod_containers_bind_their_hosts_addresses() -> None:
     settings = settings_for("prod")
     layout = build_layout(settings)
@@ -378,4 +408,5 @@ def test_openrc_and_rabbitmq_conf() -> None:
     assert "export OS_PASSWORD='it'\"'\"'s secret'\n" in openrc
     conf = render_rabbitmq_conf(layout)
     assert "default_user = openstack" in conf and "default_pass" not in conf
+    assert "deprecated_features.permit.transient_nonexcl_queues = false\n" in conf
     assert render_rabbitmq_password("rb-pw") == "default_pass = rb-pw\n"
