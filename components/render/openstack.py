@@ -101,6 +101,7 @@ def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Servic
         public_host=layout.public_host,
         admin_user=settings.openstack.admin_user,
         admin_project=settings.openstack.admin_project,
+        workers=str(settings.openstack.workers),
         transport_url=transport_url(layout, secrets.rabbitmq_password),
         service_password=secrets.keystone_password,
         domain_admin_password=secrets.domain_admin_password,
@@ -192,6 +193,17 @@ def _uses_secret(value: object) -> bool:
     return bool(found & SECRET_PLACEHOLDERS)
 
 
+def worker_options(service: Service, where: Placed, values: Mapping[str, str]) -> Sections:
+    """The INI options the container's catalog entry names as taking openstack.workers."""
+    if not isinstance(where, ServiceContainer):
+        return {}
+    out: Sections = {}
+    for option in service.containers[where.role].workers or ():
+        section, key = option.split(".", 1)
+        out.setdefault(section, {})[key] = values["workers"]
+    return out
+
+
 def own_sections(file: ConfigFile, values: Mapping[str, str]) -> SplitSections:
     """A catalog file's INI sections with ${name} fields filled, split by secrecy."""
     out = SplitSections()
@@ -221,7 +233,11 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
             out[name] = string.Template(file.template).substitute(values)
             continue
         own = own_sections(file, values)
-        out[name] = render_ini(_merged(standard.plain if name == main else {}, own.plain))
+        if name != main:
+            out[name] = render_ini(own.plain)
+            continue
+        workers = worker_options(service, where, values)
+        out[name] = render_ini(_merged(standard.plain, own.plain, workers))
     uwsgi = _uwsgi(service, where)
     if uwsgi is not None:
         name, container = uwsgi
@@ -307,8 +323,8 @@ def render_healthcheck(settings: Settings, layout: ControlPlaneLayout, service: 
 
 def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:
     """uWSGI serving the service's WSGI module at the container's API backend port: one
-    master, a few workers, each loading the app itself (lazy-apps: no sockets or DB
-    connections shared across fork), then the catalog's own options for this container.
+    master, openstack.workers processes, each loading the app itself (lazy-apps: no sockets
+    or DB connections shared across fork), then the catalog's own options for this container.
 
     The workers parse HTTP themselves (http-socket; Kolla-Ansible puts uWSGI's `http` router
     in front instead, whose http-chunked-input / http-raw-body pass chunked bodies through):
@@ -321,7 +337,7 @@ def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:
 http-socket = {values["bind_host"]}:{values["api_port"]}
 module = {container.wsgi}
 master = true
-processes = 2
+processes = {values["workers"]}
 threads = 2
 enable-threads = true
 lazy-apps = true

@@ -35,13 +35,13 @@ from components.render.openstack import (
     render_service_files,
 )
 from components.render.service import render_service
-from config import build_topology
+from config import build_topology, load_settings
 from config.addressing import SERVICE_BLOCK, usable_offsets
 from config.catalog import Catalog, load_catalog
 from config.openstack_layout import build_layout, offsets_needed
 from config.service_secrets import ServiceSecrets
 from testbed.pytest_support import require_tool
-from tests.stacks import STACKS, settings_for
+from tests.stacks import STACKS, modified, settings_for
 
 SECRETS = ServiceSecrets(database_password="db/pw:@1", keystone_password="ks-pw",
                          rabbitmq_password="rb-pw", admin_password="admin-pw",
@@ -111,8 +111,8 @@ def test_catalog_header_lists_every_placeholder() -> None:
      "secret fields"),
     ({"configFiles": {"a.conf": {"dest": "/a", "template": "p=${transport_url}"}}},
      "secret fields"),
-    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
-                             "healthcheck": ["x", "${domain_admin_password}"]}}},
+    ({"containers": {"api": {"image": "x", "command": "x", "workers": [], "user": "x",
+                             "api": "api", "healthcheck": ["x", "${domain_admin_password}"]}}},
      "secret fields"),
     ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
                              "uwsgi": {"buffer-size": 1}, "healthcheck": ["x"]}}},
@@ -121,9 +121,22 @@ def test_catalog_header_lists_every_placeholder() -> None:
     ({"ndbSizing": None}, "needs ndbSizing"),
     ({"slot": 0}, "slot: 0 is keystone's"),
     ({"authtoken": True, "dependsOn": []}, "must list keystone"),
-    ({"containers": {f"c{i}": {"image": "x", "command": "x", "user": "x",
+    ({"containers": {f"c{i}": {"image": "x", "command": "x", "workers": [], "user": "x",
                                "healthcheck": ["x"]} for i in range(SERVICE_BLOCK)}},
      "at most 5 containers"),
+    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
+                             "healthcheck": ["x"]}}}, "the options that take its worker count"),
+    ({"containers": {"api": {"image": "x", "wsgi": "m:a", "workers": ["DEFAULT.workers"],
+                             "user": "x", "api": "api", "healthcheck": ["x"]}}},
+     "uWSGI's processes"),
+    ({"containers": {"api": {"image": "x", "command": "x", "workers": ["conductor workers"],
+                             "user": "x", "api": "api", "healthcheck": ["x"]}}},
+     "should match pattern"),
+    ({"containers": {"api": {"image": "x", "command": "x", "workers": ["DEFAULT.workers"],
+                             "user": "x", "api": "api", "healthcheck": ["x"]}},
+      "configFiles": {"demo.conf": {"dest": "/etc/demo/demo.conf",
+                                    "sections": {"DEFAULT": {"workers": 4}}}}},
+     "DEFAULT.workers is also set in configFiles"),
     ({"bootstrap": {"image": "x", "user": "x", "commands": ["x {secret:root-pw}"]}},
      "unknown secret file"),
 ])
@@ -131,16 +144,16 @@ def test_catalog_rejects_broken_entries(entry: dict[str, object], message: str) 
     keystone = {"slot": 0, "description": "identity", "databases": [],
                 "keystone": {"type": "identity", "api": "public", "path": "/v3"},
                 "apis": {"public": {"port": 3, "backendPort": 4}},
-                "containers": {"api": {"image": "k", "command": "k", "user": "k",
-                                       "api": "public", "healthcheck": ["x"]}}}
+                "containers": {"api": {"image": "k", "command": "k", "workers": [],
+                                       "user": "k", "api": "public", "healthcheck": ["x"]}}}
     base: dict[str, object] = {
         "slot": 1, "description": "d", "databases": ["demo"], "dependsOn": ["keystone"],
         "ndbSizing": {"version": "1", "tables": 1, "orderedIndexes": 1,
                       "uniqueHashIndexes": 0, "foreignKeys": 0, "triggers": 1,
                       "attributes": 3},
         "apis": {"api": {"port": 1, "backendPort": 2}},
-        "containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
-                               "healthcheck": ["x"]}},
+        "containers": {"api": {"image": "x", "command": "x", "workers": [], "user": "x",
+                               "api": "api", "healthcheck": ["x"]}},
         "configFiles": {"demo.conf": {"dest": "/etc/demo/demo.conf", "sections": {}}},
         "bootstrap": {"image": "x", "user": "x", "commands": ["demo-manage db_sync"]},
     }
@@ -245,6 +258,32 @@ def test_messaging_services_use_durable_queues_named_per_container(stack: str) -
     count = sum(len(s.containers) + (s.bootstrap is not None)
                 for s in layout.services if s.spec.messaging)
     assert len(names) == count  # no two containers of a host share a process name
+
+
+def test_every_process_gets_the_worker_count() -> None:
+    """openstack.workers reaches each process's own option, in its own container's files:
+    uWSGI's processes, the command containers' catalog `workers` options, Horizon's Apache."""
+    settings = load_settings(modified("dev", "openstack.workers", 3))
+    topo, layout = build_topology(settings), build_layout(settings)
+    files: dict[tuple[str, str], str] = {}
+    for s in layout.services:
+        for c in s.containers:
+            texts = render_service_files(settings, topo, layout, s.spec, where=c)
+            files.update({(c.name, n): text for n, text in texts.items()})
+    wsgi = [k for k in files if k[1].startswith("uwsgi-")]
+    assert len(wsgi) == 7  # keystone, glance, placement, nova, neutron, heat, cinder APIs
+    assert all("\nprocesses = 3\n" in files[k] for k in wsgi)
+    expected = {("nova-conductor-1", "nova.conf"): ("conductor", "workers"),
+                ("nova-scheduler-1", "nova.conf"): ("scheduler", "workers"),
+                ("neutron-rpc-1", "neutron.conf"): ("DEFAULT", "rpc_workers"),
+                ("heat-engine-1", "heat.conf"): ("DEFAULT", "num_engine_workers")}
+    for key, (section, option) in expected.items():
+        assert ini(files[key]).get(section, option) == "3", key
+    assert not ini(files[("nova-api-1", "nova.conf")]).has_option("conductor", "workers")
+    assert ini(files[("neutron-rpc-1", "neutron.conf")]).get(
+        "DEFAULT", "rpc_state_report_workers") == "3"
+    assert "WSGIDaemonProcess horizon processes=3 threads=2" in \
+        files[("horizon-dashboard-1", "horizon.conf")]
 
 
 def test_prod_containers_bind_their_hosts_addresses() -> None:
