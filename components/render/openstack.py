@@ -102,6 +102,7 @@ def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Servic
         admin_user=settings.openstack.admin_user,
         admin_project=settings.openstack.admin_project,
         workers=str(settings.openstack.workers),
+        database_port=str(layout.sql_endpoint.port),
         transport_url=transport_url(layout, secrets.rabbitmq_password),
         service_password=secrets.keystone_password,
         domain_admin_password=secrets.domain_admin_password,

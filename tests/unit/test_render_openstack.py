@@ -286,6 +286,26 @@ def test_every_process_gets_the_worker_count() -> None:
         files[("horizon-dashboard-1", "horizon.conf")]
 
 
+def test_neutron_runs_its_periodic_workers_as_kolla_does() -> None:
+    """Beside the API (uWSGI) and the RPC server, neutron-periodic-workers with the same
+    config files, health-checked by its connection to the SQL endpoint's port."""
+    settings = settings_for("dev")
+    topo, layout = build_topology(settings), build_layout(settings)
+    neutron = render_service(settings, topo, layout, layout.service("neutron"))
+    by_role = {c.role: c for c in neutron.containers}
+    assert set(by_role) == {"server", "rpc", "periodic"}
+    periodic = by_role["periodic"]
+    config = json.loads(next(f.text for f in periodic.files if f.path.endswith("config.json")))
+    assert config["command"] == ("neutron-periodic-workers --config-file "
+                                 "/etc/neutron/neutron.conf --config-file "
+                                 "/etc/neutron/plugins/ml2/ml2_conf.ini")
+    assert periodic.healthcheck == ("CMD", "healthcheck_port", "neutron-periodic-workers",
+                                    str(topo.endpoint.port))
+    files = all_files("dev", secret=False)
+    assert not ini(files[("neutron-server-1", "neutron.conf")]).has_option("DEFAULT",
+                                                                           "bind_host")
+
+
 def test_prod_containers_bind_their_hosts_addresses() -> None:
     settings = settings_for("prod")
     layout = build_layout(settings)
