@@ -38,6 +38,14 @@ from config.topology import Topology
 
 SERVICE_PROJECT = "service"
 DOMAIN = "Default"
+# The roles every service user holds on SERVICE_PROJECT, as Kolla-Ansible grants them. admin:
+# the services' privileged calls to each other (nova binding ports in neutron, ...). service:
+# `keystone-manage bootstrap` creates it; keystonemiddleware's service_token_roles (with
+# service_token_roles_required, rendered below) accept a service token only with it, and the
+# services' policies give service-to-service APIs to it (nova 34: server external events,
+# which cinder sends on volume attach and extend, are service_or_admin, with a note to drop
+# admin after 2026.1).
+SERVICE_USER_ROLES = ("admin", "service")
 # oslo.db's own MySQL driver; charset=utf8 is what Kolla-Ansible and the services' docs use.
 DB_DRIVER = "mysql+pymysql"
 # Groups that oslo.db registers with mysql_sql_mode (placement's own group does not have it).

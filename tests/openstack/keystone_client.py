@@ -14,8 +14,8 @@ image: glance's image API without a token and with this one, then an image creat
 data uploaded with chunked transfer encoding, CHUNKS chunks of CHUNK_BYTES each, and read
 back.
 register: a service's keystone user as the program makes it (components/openstack/service.py
-with pulumi-openstack: the user in the Default domain, admin on the `service` project), here
-through keystone's REST API.
+with pulumi-openstack: the user in the Default domain, admin and service on the `service`
+project), here through keystone's REST API.
 """
 
 from __future__ import annotations
@@ -106,8 +106,9 @@ def register(url: str, sess: Any, name: str, password_file: str) -> dict[str, An
     user_id = one("users", "user", {"name": name, "domain_id": "default",
                                     "password": Path(password_file).read_text(),
                                     "default_project_id": project_id}, name=name)
-    role_id = sess.get(f"{url}/roles", params={"name": "admin"}).json()["roles"][0]["id"]
-    sess.put(f"{url}/projects/{project_id}/users/{user_id}/roles/{role_id}")
+    for role in ("admin", "service"):  # SERVICE_USER_ROLES, as the program grants them
+        role_id = sess.get(f"{url}/roles", params={"name": role}).json()["roles"][0]["id"]
+        sess.put(f"{url}/projects/{project_id}/users/{user_id}/roles/{role_id}")
     return {"user_id": user_id}
 
 

@@ -306,6 +306,30 @@ def test_neutron_runs_its_periodic_workers_as_kolla_does() -> None:
                                                                            "bind_host")
 
 
+def test_volume_attach_and_detach_settings() -> None:
+    """nova sends a service token with its calls (cinder detaches a server's volume only for
+    such a request) and finds cinder's internal endpoint; cinder calls nova's internal
+    endpoint as its own user, and sends service tokens too. Passwords only in secret files."""
+    files = all_files("dev")
+    for container, name, user in (("nova-api-1", "nova.conf", "nova"),
+                                  ("nova-conductor-1", "nova.conf", "nova"),
+                                  ("cinder-api-1", "cinder.conf", "cinder"),
+                                  ("cinder-scheduler-1", "cinder.conf", "cinder")):
+        conf = ini(merged(files, container, name))
+        assert conf.get("service_user", "send_service_user_token") == "true", container
+        assert conf.get("service_user", "username") == user
+        assert conf.get("service_user", "password") == "ks-pw"
+        assert conf.get("service_user", "auth_url") == "http://172.28.0.196:5000/v3"
+        assert "ks-pw" not in files[(container, name)]
+    nova = ini(files[("nova-api-1", "nova.conf")])
+    assert nova.get("cinder", "catalog_info") == "volumev3::internalURL"
+    assert nova.get("cinder", "os_region_name") == "RegionOne"
+    cinder = ini(merged(files, "cinder-api-1", "cinder.conf"))
+    assert cinder.get("nova", "interface") == "internal"
+    assert (cinder.get("nova", "username"), cinder.get("nova", "password")) == ("cinder",
+                                                                               "ks-pw")
+
+
 def test_prod_containers_bind_their_hosts_addresses() -> None:
     settings = settings_for("prod")
     layout = build_layout(settings)
