@@ -153,11 +153,14 @@ def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: S
             out.set("cache", key, value)
 
     def credentials(section: str) -> None:
+        """keystoneauth's password plugin as the service's own user. Only these: how a client
+        then picks the other service's endpoint differs per service and option (nova's
+        valid_interfaces, neutron's endpoint_type, cinder's interface, ...), so the catalog
+        entry says it in its own sections."""
         for key, value in (("auth_type", "password"),
                            ("auth_url", values["keystone_internal_url"]),
                            ("project_domain_name", DOMAIN), ("user_domain_name", DOMAIN),
-                           ("project_name", SERVICE_PROJECT), ("username", service.name),
-                           ("region_name", values["region"])):
+                           ("project_name", SERVICE_PROJECT), ("username", service.name)):
             out.set(section, key, value)
         out.set(section, "password", secrets.keystone_password, secret=True)
 
@@ -165,10 +168,10 @@ def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: S
         out.set("keystone_authtoken", "www_authenticate_uri", values["keystone_public_url"])
         out.set("keystone_authtoken", "memcached_servers", values["memcache_servers"])
         out.set("keystone_authtoken", "service_token_roles_required", "true")
+        out.set("keystone_authtoken", "region_name", values["region"])
         credentials("keystone_authtoken")
     for client in service.clients:
         credentials(client)
-        out.set(client, "valid_interfaces", "internal")
     return out
 
 
