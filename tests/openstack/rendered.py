@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -170,8 +171,15 @@ class RenderedServices:
                  "glance": {"OS_GLANCE_CONFIG_DIR": str(main.parent)},
                  "placement": {"OS_PLACEMENT_CONFIG_DIR": str(main.parent)}}[name]
         env = {**service_env(adapt=True), **where, "HOME": str(rendered.home)}
+        venv = SERVICES[name].venv()
+        # What the Kolla image has in the config dir already: the service's own etc/ files
+        # (glance's glance-api-paste.ini, which glance 33 loads its pipeline from). pip puts
+        # the same files in the venv's etc/<service>/.
+        for shipped in (venv / "etc" / name).glob("*-paste.ini"):
+            if not (main.parent / shipped.name).exists():
+                shutil.copy(shipped, main.parent / shipped.name)
         ini = next(path for file, path in files.items() if file.startswith("uwsgi-"))
-        with uwsgi_serving(SERVICES[name].venv(), ini, env, without=without) as url:
+        with uwsgi_serving(venv, ini, env, without=without) as url:
             yield url
 
     def keystone_client(self, command: str, url: str, *args: str) -> dict[str, Any]:

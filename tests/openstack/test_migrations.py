@@ -203,9 +203,14 @@ def test_glance_serves_and_stores_chunked_uploads_under_uwsgi(
         again = rendered.bootstrap("keystone", rendered.render("keystone"))
         assert again.returncode == 0, again.output[-3000:]
         rendered.keystone_client("register", keystone_url, "glance", str(service_pw))
+        log = rendered.workdir / api.name / "etc/glance/uwsgi-api.log"
         with rendered.serve("glance", api.name) as glance_url:
-            with urlopen(f"{glance_url}{health_path}", timeout=30) as answer:
-                assert answer.status == 200
+            try:
+                with urlopen(f"{glance_url}{health_path}", timeout=30) as answer:
+                    assert answer.status == 200
+            except OSError as error:
+                raise AssertionError(f"{error}; uWSGI's log:\n{log.read_text()[-4000:]}"
+                                     ) from error
             seen = rendered.keystone_client("image", keystone_url, glance_url, chunk, chunks)
         with rendered.serve("glance", api.name, without=("chunked-input-limit",)) as glance_url:
             control = rendered.keystone_client("image", keystone_url, glance_url, chunk, chunks)
