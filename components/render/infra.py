@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shlex
 
 from components.render.common import HEADER
@@ -23,6 +24,7 @@ RABBITMQ_CONF_DIR = "/etc/rabbitmq/conf.d"
 RABBITMQ_CONF_PATH = f"{RABBITMQ_CONF_DIR}/80-openstack-ndb.conf"
 RABBITMQ_PASSWORD_PATH = f"{RABBITMQ_CONF_DIR}/90-openstack-ndb-password.conf"
 MEMCACHED_MEMORY_MB = 256
+_URL_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986: never percent-encoded
 # Queues that are neither durable nor exclusive: the combination RabbitMQ 4 deprecates.
 DENIED_DEPRECATED_FEATURE = "transient_nonexcl_queues"
 
@@ -52,7 +54,16 @@ deprecated_features.permit.{DENIED_DEPRECATED_FEATURE} = false
 
 
 def render_rabbitmq_password(password: str) -> str:
-    """The secret half of the RabbitMQ config: the OpenStack user's password, alone."""
+    """The secret half of the RabbitMQ config: the OpenStack user's password, alone.
+
+    Raises ValueError unless the password is made of URL-unreserved characters (the program
+    generates letters and digits): RabbitMQ 4 reads `default_pass = a:b` as a tagged value
+    (`a:` like `encrypted:`; its boot failed with bad_config_entry_decoder when tried), and
+    oslo.messaging 18.3.1 quotes the password again for kombu but keeps a "/", which kombu
+    then takes for the start of the port (tried too: "Port could not be cast")."""
+    if not _URL_UNRESERVED.fullmatch(password):
+        raise ValueError("openstack-ndb: the RabbitMQ password (openstack-infra-rabbitmq-"
+                         "password) must be letters, digits and -._~ only")
     return f"default_pass = {password}\n"
 
 

@@ -13,8 +13,10 @@ caller). The probe then does what the services do:
   received.
 
 --defaults: only transport_url is taken from the files, every [oslo_messaging_rabbit] option
-left at oslo.messaging's default; the probe reports what happened within PROBE_SECONDS
-instead of failing (oslo.messaging retries a refused queue declaration forever).
+left at oslo.messaging's default, on an exchange and topic of its own (the first run's are
+durable: redeclaring them otherwise is refused for another reason); the probe reports what happened
+within PROBE_SECONDS instead of failing (oslo.messaging retries a refused declaration
+forever). A watchdog ends a probe that hangs after WATCHDOG_SECONDS, saying where it was.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import time
 from typing import Any
 
 PROBE_SECONDS = 20
+WATCHDOG_SECONDS = 150
 TOPIC = "osndb_probe"
 NOTIFICATIONS = "osndb_notifications"
 
@@ -49,18 +52,20 @@ def load(config_file: str, project: str, defaults: bool) -> tuple[Any, str | Non
     import oslo_messaging  # type: ignore[import-not-found]  # service venv only
     from oslo_config import cfg  # type: ignore[import-not-found]
 
-    conf = cfg.ConfigOpts()
-    conf([], project=project, default_config_files=[config_file])
+    # The global CONF, as the services use: oslo.messaging registers some of its options
+    # (tracing) there only.
     if not defaults:
-        return conf, None
-    oslo_messaging.get_rpc_transport(conf).cleanup()  # registers transport_url
-    url = str(conf.transport_url)
-    bare = cfg.ConfigOpts()
-    bare([], project=project, default_config_files=[], default_config_dirs=[])
-    return bare, url
+        cfg.CONF([], project=project, default_config_files=[config_file])
+        return cfg.CONF, None
+    rendered = cfg.ConfigOpts()
+    rendered([], project=project, default_config_files=[config_file])
+    oslo_messaging.get_rpc_transport(rendered).cleanup()  # registers transport_url
+    cfg.CONF([], project=project, default_config_files=[], default_config_dirs=[])
+    return cfg.CONF, str(rendered.transport_url)
 
 
-def rpc(conf: Any, url: str | None, result: dict[str, Any], errors: Errors) -> Any:
+def rpc(conf: Any, url: str | None, result: dict[str, Any], errors: Errors,
+        target: dict[str, str]) -> Any:
     """An RPC server, then a call through it and a fanout cast to it; the server, running."""
     import oslo_messaging
 
@@ -75,18 +80,28 @@ def rpc(conf: Any, url: str | None, result: dict[str, Any], errors: Errors) -> A
 
     transport = oslo_messaging.get_rpc_transport(conf, url=url)
     server = oslo_messaging.get_rpc_server(
-        transport, oslo_messaging.Target(topic=TOPIC, server="probe-server"), [Endpoint()],
+        transport, oslo_messaging.Target(server="probe-server", **target), [Endpoint()],
         executor="threading")
-    starting = threading.Thread(target=server.start, daemon=True)
+    started: list[str] = []
+
+    def start() -> None:
+        try:
+            server.start()
+            started.append("ok")
+        except Exception as error:  # reported, not raised: the probe says what happened
+            started.append(f"{type(error).__name__}: {error}")
+
+    starting = threading.Thread(target=start, daemon=True)
     starting.start()
     starting.join(PROBE_SECONDS)
-    result["rpc_server_started"] = not starting.is_alive()
-    if starting.is_alive():
+    result["rpc_server_started"] = started == ["ok"]
+    if not result["rpc_server_started"]:
+        result["start"] = started[0][:1000] if started else "still retrying"
         result["errors"] = errors.messages
         print(json.dumps(result))
         sys.stdout.flush()
         os._exit(0)  # the start retries forever in its thread; a probe just ends
-    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(topic=TOPIC))
+    client = oslo_messaging.get_rpc_client(transport, oslo_messaging.Target(**target))
     result["call"] = client.prepare(timeout=30).call({}, "echo", value="hello")
     client.prepare(fanout=True).cast({}, "record", value="to everyone")
     _wait(lambda: bool(fanned))
@@ -130,9 +145,22 @@ def main() -> int:
     errors = Errors()
     logging.getLogger().addHandler(errors)
     logging.getLogger().setLevel(logging.ERROR)
-    conf, url = load(config_file, project, "--defaults" in flags)
+    defaults = "--defaults" in flags
+    conf, url = load(config_file, project, defaults)
     result: dict[str, Any] = {}
-    server = rpc(conf, url, result, errors)
+
+    def hung() -> None:
+        print(json.dumps({**result, "hung": True, "errors": errors.messages}))
+        sys.stdout.flush()
+        os._exit(2)
+
+    watchdog = threading.Timer(WATCHDOG_SECONDS, hung)
+    watchdog.daemon = True
+    watchdog.start()
+    # Without an exchange, the services' control exchange (`openstack` by default).
+    target = ({"topic": f"{TOPIC}_defaults", "exchange": "osndb_defaults"} if defaults
+              else {"topic": TOPIC})
+    server = rpc(conf, url, result, errors, target)
     rabbit = conf.oslo_messaging_rabbit
     result["options"] = {k: getattr(rabbit, k) for k in (
         "rabbit_quorum_queue", "rabbit_transient_quorum_queue", "rabbit_stream_fanout",
@@ -142,6 +170,7 @@ def main() -> int:
     for running in (server, listener):
         running.stop()
         running.wait()
+    watchdog.cancel()
     print(json.dumps(result))
     return 0
 

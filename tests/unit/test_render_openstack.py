@@ -493,3 +493,6 @@ def test_openrc_and_rabbitmq_conf() -> None:
     assert "default_user = openstack" in conf and "default_pass" not in conf
     assert "deprecated_features.permit.transient_nonexcl_queues = false\n" in conf
     assert render_rabbitmq_password("rb-pw") == "default_pass = rb-pw\n"
+    for bad in ("a:b", "a/b", "a b", ""):  # RabbitMQ's tagged values, oslo.messaging's "/"
+        with pytest.raises(ValueError, match="RabbitMQ password"):
+            render_rabbitmq_password(bad)
