@@ -56,11 +56,21 @@ class Api(Entry):
     backend_port: Port
 
 
+# An INI option as <section>.<option>, e.g. conductor.workers or DEFAULT.rpc_workers.
+IniOption = Annotated[str, Field(pattern=r"^[A-Za-z_]+\.[a-z_]+$")]
+UwsgiOption = Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]*$")]
+
+
 class Container(Entry):
     image: str
     command: str | None = None
     wsgi: str | None = None  # module:callable served by uWSGI (components/render/openstack.py)
     env: dict[str, str] = Field(default_factory=dict)  # for the uWSGI app
+    # Further options of the uWSGI ini, for what one service needs (glance's chunk limit).
+    uwsgi: dict[UwsgiOption, str | int | bool] = Field(default_factory=dict)
+    # A command container's INI options that take openstack.workers; [] when it runs one
+    # process or a template takes ${workers}. A wsgi container's count is uWSGI's processes.
+    workers: tuple[IniOption, ...] | None = None
     user: str
     api: str | None = None
     healthcheck: tuple[str, ...]
@@ -71,6 +81,16 @@ class Container(Entry):
             raise ValueError("give exactly one of command or wsgi")
         if self.wsgi is not None and self.api is None:
             raise ValueError("a wsgi container serves an API: set api")
+        if self.wsgi is None and (self.uwsgi or self.env):
+            raise ValueError("uwsgi and env are for a wsgi container's uWSGI")
+        # Services fork one worker per core by default (nova-conductor, heat-engine, ...):
+        # every process's count must be explicit, so a command container says where it goes.
+        if self.command is not None and self.workers is None:
+            raise ValueError("a command container lists the options that take its worker "
+                             "count (workers: [section.option, ...], [] for one process)")
+        if self.wsgi is not None and self.workers is not None:
+            raise ValueError("a wsgi container's worker count is uWSGI's processes: "
+                             "no workers list")
         return self
 
 
@@ -156,6 +176,16 @@ class Service(Entry):
         if self.databases and self.ndb_sizing is None:
             problems.append("a service with databases needs ndbSizing (config/ndb_sizing.yaml "
                             "says how to measure it)")
+        main = next((f for f in self.config_files.values() if f.sections is not None), None)
+        for name, c in self.containers.items():
+            for option in c.workers or ():
+                section, key = option.split(".", 1)
+                if main is None or main.sections is None:
+                    problems.append(f"containers.{name}.workers: the service has no INI "
+                                    f"config file to hold {option}")
+                elif key in main.sections.get(section, {}):
+                    problems.append(f"containers.{name}.workers: {option} is also set in "
+                                    "configFiles; it takes openstack.workers")
         if len(self.containers) >= SERVICE_BLOCK:
             problems.append(f"at most {SERVICE_BLOCK - 1} containers: a slot holds "
                             f"{SERVICE_BLOCK} addresses, one of them the bootstrap's")

@@ -25,6 +25,7 @@ from config.addressing import (
 )
 from config.catalog import Catalog, Service, load_catalog
 from config.settings import Settings
+from config.topology import build_topology
 
 RABBITMQ_PORT, MEMCACHED_PORT = 5672, 11211
 RABBITMQ_USER, RABBITMQ_VHOST = "openstack", "openstack"
@@ -74,6 +75,7 @@ class ControlPlaneLayout:
     memcached: Placed
     api_endpoint: Placed
     public_host: str  # where users reach the APIs: the API host's address
+    sql_endpoint: Endpoint  # the NDB cluster's SQL endpoint (HAProxy), every database's
 
     def service(self, name: str) -> ServiceLayout:
         return next(s for s in self.services if s.name == name)
@@ -152,6 +154,7 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
         memcached=placed("memcached", infra_host, MEMCACHED.first),
         api_endpoint=api,
         public_host=str(api_address) if api_address is not None else "127.0.0.1",
+        sql_endpoint=build_topology(settings).endpoint.endpoint,
     )
 
 

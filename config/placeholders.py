@@ -33,6 +33,8 @@ class Placeholders:
     public_host: Annotated[str, Doc("where users reach the APIs")]
     admin_user: Annotated[str, Doc("openstack.adminUser")]
     admin_project: Annotated[str, Doc("openstack.adminProject")]
+    workers: Annotated[str, Doc("openstack.workers: processes of each OpenStack server")]
+    database_port: Annotated[str, Doc("the SQL endpoint's port, as the services reach it")]
     transport_url: Annotated[str, Doc("RabbitMQ URL with its password", secret=True)]
     service_password: Annotated[str, Doc("the service's own keystone password", secret=True)]
     domain_admin_password: Annotated[

@@ -165,6 +165,10 @@ class OpenStackSettings(Model):
     admin_user: str = Field(default="admin", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     admin_project: str = Field(default="admin", pattern=r"^[A-Za-z0-9_.-]{1,64}$")
     memory_limit: ByteSize = 1 << 30  # per OpenStack container
+    # Worker processes of each OpenStack server process (uWSGI's processes, nova-conductor's
+    # workers, heat-engine's, ...): left unset, the services fork one per core (heat-engine at
+    # least 4), far too many for a dev stack's memory. Kolla-Ansible uses min(cores, 5).
+    workers: int = Field(default=2, ge=1)
 
 
 class VolumeSettings(Model):

@@ -2,7 +2,8 @@
 # Provision the real MySQL NDB Cluster test bed on a Debian host.
 #
 # Produces, under ${OPENSTACK_NDB_CACHE:-$HOME/.cache/openstack-ndb}:
-#   sid-root/              debootstrapped Debian sid root with sid's mysqld + mysql client
+#   sid-root/              debootstrapped Debian sid root with sid's mysqld + mysql client,
+#                          and sid's rabbitmq-server (4.x) for the messaging tests
 #   sid-root/opt/ndb/bin/  ndb_mgmd ndbmtd ndb_mgm ndb_restore, built from the Debian source
 #                          package of the same version as that mysqld (they link sid's libs,
 #                          so they run inside the root: `chroot sid-root /opt/ndb/bin/...`)
@@ -111,6 +112,17 @@ root_packages() {
     libssl-dev libncurses-dev libtirpc-dev rpcsvc-proto libaio-dev)
   in_root apt-get install -y --no-install-recommends "${pkgs[@]}" >>"$CACHE/root-apt.log" 2>&1 ||
     die "apt-get install in the root failed; see $CACHE/root-apt.log (tail: $(tail -3 "$CACHE/root-apt.log" | tr '\n' ' '))"
+  in_root apt-get clean
+}
+
+# RabbitMQ 4 from sid, for the messaging tests (tests/real/rabbitmq_server.py runs it inside
+# the root, like mysqld): the stacks pin the rabbitmq:4.1 image, Debian stable has 3.10, which
+# has no deprecated features to deny. Retried after an update: the root's lists may be old.
+root_rabbitmq() {
+  in_root apt-get install -y --no-install-recommends rabbitmq-server >>"$CACHE/root-apt.log" 2>&1 ||
+    { in_root apt-get update >>"$CACHE/root-apt.log" 2>&1 &&
+      in_root apt-get install -y --no-install-recommends rabbitmq-server >>"$CACHE/root-apt.log" 2>&1; } ||
+    die "apt-get install rabbitmq-server in the root failed; see $CACHE/root-apt.log (tail: $(tail -3 "$CACHE/root-apt.log" | tr '\n' ' '))"
   in_root apt-get clean
 }
 
@@ -261,6 +273,7 @@ step debootstrap-sid debootstrap_root
 STEP="configure-root"
 configure_root
 step root-packages root_packages
+step root-rabbitmq root_rabbitmq
 
 STEP="detect-version"
 read -r SRCPKG SRCVER < <(mysqld_source)

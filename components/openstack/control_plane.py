@@ -31,7 +31,7 @@ from components.openstack.service import (
     OpenStackServiceArgs,
     SqlAdmin,
 )
-from components.render.openstack import DOMAIN, SERVICE_PROJECT
+from components.render.openstack import DOMAIN, SERVICE_PROJECT, SERVICE_USER_ROLES
 from components.render.service import ServiceArtifacts
 from config.openstack_layout import ControlPlaneLayout
 from config.settings import Settings
@@ -103,7 +103,8 @@ class ControlPlane(pulumi.ComponentResource):
         project = openstack.identity.Project(
             f"{name}-service-project", name=SERVICE_PROJECT, domain_id="default",
             description="OpenStack service users", opts=opts)
-        role = openstack.identity.get_role_output(
-            name="admin", opts=pulumi.InvokeOutputOptions(parent=self, provider=provider,
-                                                          depends_on=[keystone]))
-        return KeystoneCatalog(provider, project.id, role.id)
+        invoke = pulumi.InvokeOutputOptions(parent=self, provider=provider,
+                                            depends_on=[keystone])
+        roles = {name: openstack.identity.get_role_output(name=name, opts=invoke).id
+                 for name in SERVICE_USER_ROLES}
+        return KeystoneCatalog(provider, project.id, roles)

@@ -2,8 +2,8 @@
 
     ServiceDatabase -> bootstrap container (its migrations, NDB adaptation on) -> NDB gate
     (the bootstrap's exit code, then ndb_fit on its databases), and registration in keystone
-    (user, role, service, endpoints, with pulumi-openstack) -> service containers (health
-    checked, one replica at a time).
+    (user, its admin and service roles, service, endpoints, with pulumi-openstack) ->
+    service containers (health checked, one replica at a time).
 
 What the service is comes from config/catalog.yaml; every file, command and script was
 rendered up front (components/render/service.py, `ServiceArtifacts`): this module only wires.
@@ -25,7 +25,7 @@ from components.containers import ContainerSpec, HostResources, Upload, containe
 from components.database import ServiceDatabase, ServiceDatabaseArgs
 from components.openstack.images import ImageCache
 from components.render.kolla import kolla_source
-from components.render.openstack import fernet_key
+from components.render.openstack import SERVICE_USER_ROLES, fernet_key
 from components.render.service import ContainerArtifacts, ServiceArtifacts, fernet_files
 from components.render.shell import Script
 from components.wiring import GATE_INTERPRETER
@@ -49,11 +49,16 @@ class SqlAdmin:
 
 @dataclass
 class KeystoneCatalog:
-    """What registration needs: a provider logged in as the admin, and the service project."""
+    """What registration needs: a provider logged in as the admin, the service project, and
+    the ids of the roles a service user holds there (SERVICE_USER_ROLES) by name."""
 
     provider: openstack.Provider
     service_project_id: pulumi.Output[str]
-    admin_role_id: pulumi.Output[str]
+    role_ids: dict[str, pulumi.Output[str]]
+
+    @property
+    def admin_role_id(self) -> pulumi.Output[str]:
+        return self.role_ids["admin"]
 
 
 @dataclass
@@ -197,9 +202,11 @@ class OpenStackService(pulumi.ComponentResource):
         user = openstack.identity.User(
             f"{name}-keystone-user", name=spec.name, password=self.keystone_password,
             domain_id="default", default_project_id=keystone.service_project_id, opts=opts)
-        role = openstack.identity.RoleAssignment(
-            f"{name}-keystone-role", user_id=user.id, project_id=keystone.service_project_id,
-            role_id=keystone.admin_role_id, opts=opts)
+        # admin keeps the resource name it always had (a new name would replace the grant).
+        roles = [openstack.identity.RoleAssignment(
+            f"{name}-keystone-role" if role == "admin" else f"{name}-keystone-role-{role}",
+            user_id=user.id, project_id=keystone.service_project_id,
+            role_id=keystone.role_ids[role], opts=opts) for role in SERVICE_USER_ROLES]
         service = openstack.identity.ServiceV3(
             f"{name}-keystone-service", name=spec.name, type=spec.keystone.type,
             description=spec.description, opts=opts)
@@ -209,7 +216,7 @@ class OpenStackService(pulumi.ComponentResource):
                 endpoint_region=a.settings.openstack.region, url=url, opts=opts)
             for interface, url in a.artifacts.endpoints
         ]
-        return [user, role, service, *endpoints, *self._domain(name, keystone, opts)]
+        return [user, *roles, service, *endpoints, *self._domain(name, keystone, opts)]
 
     def _domain(self, name: str, keystone: KeystoneCatalog, opts: pulumi.ResourceOptions
                 ) -> list[pulumi.Resource]:

@@ -38,10 +38,33 @@ from config.topology import Topology
 
 SERVICE_PROJECT = "service"
 DOMAIN = "Default"
+# The roles every service user holds on SERVICE_PROJECT, as Kolla-Ansible grants them. admin:
+# the services' privileged calls to each other (nova binding ports in neutron, ...). service:
+# `keystone-manage bootstrap` creates it; keystonemiddleware's service_token_roles (with
+# service_token_roles_required, rendered below) accept a service token only with it, and the
+# services' policies give service-to-service APIs to it (nova 34: server external events,
+# which cinder sends on volume attach and extend, are service_or_admin, with a note to drop
+# admin after 2026.1).
+SERVICE_USER_ROLES = ("admin", "service")
 # oslo.db's own MySQL driver; charset=utf8 is what Kolla-Ansible and the services' docs use.
 DB_DRIVER = "mysql+pymysql"
 # Groups that oslo.db registers with mysql_sql_mode (placement's own group does not have it).
 _SQL_MODE_GROUPS = frozenset({"database", "api_database"})
+# oslo.messaging's RabbitMQ driver as Kolla-Ansible configures it for RabbitMQ 4 (its
+# om_enable_rabbitmq_stream_fanout and om_rabbitmq_qos_prefetch_count defaults): every queue
+# durable - quorum queues for RPC topics, replies and notifications, one stream per fanout -
+# so none is transient and non-exclusive, which RabbitMQ 4.1 deprecates and 4.3 refuses
+# (components/render/infra.py denies it). oslo.messaging 18 refuses stream fanout without
+# transient quorum queues and a prefetch count. use_queue_manager names reply and fanout
+# queues <hostname>:<processname>:<n> instead of random ones, so a restarted process reuses
+# its queues. heartbeat_in_pthread, which Kolla still writes, is gone from oslo.messaging 18.
+RABBIT_OPTIONS = {
+    "rabbit_quorum_queue": "true",
+    "rabbit_transient_quorum_queue": "true",
+    "rabbit_stream_fanout": "true",
+    "rabbit_qos_prefetch_count": "50",
+    "use_queue_manager": "true",
+}
 SECRET_CONFIG = "secrets.conf"  # the secret options' file, by its upload name
 
 Sections = dict[str, dict[str, str]]
@@ -86,15 +109,26 @@ def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Servic
         public_host=layout.public_host,
         admin_user=settings.openstack.admin_user,
         admin_project=settings.openstack.admin_project,
+        workers=str(settings.openstack.workers),
+        database_port=str(layout.sql_endpoint.port),
         transport_url=transport_url(layout, secrets.rabbitmq_password),
         service_password=secrets.keystone_password,
         domain_admin_password=secrets.domain_admin_password,
     ).values({name: api.backend_port for name, api in service.apis.items()})
 
 
+def process_name(service: Service, where: Placed) -> str:
+    """The container's name within its service as Kolla-Ansible names it (nova-api,
+    nova-conductor, ..., and <service>-bootstrap): oslo.messaging's processname."""
+    role = where.role if isinstance(where, ServiceContainer) else "bootstrap"
+    return f"{service.name}-{role}"
+
+
 def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: Service,
-                      values: Mapping[str, str], secrets: ServiceSecrets) -> SplitSections:
-    """The sections every service writes the same way, chosen by the catalog's flags."""
+                      values: Mapping[str, str], secrets: ServiceSecrets, *,
+                      process: str) -> SplitSections:
+    """The sections every service writes the same way, chosen by the catalog's flags;
+    `process` is the container's `process_name`."""
     out = SplitSections()
     out.set("DEFAULT", "use_stderr", "true")  # docker logs
     for ref in service.database_refs:
@@ -106,17 +140,27 @@ def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: S
             out.set(ref.section, "mysql_sql_mode", SERVICE_SQL_MODE)
     if service.messaging:
         out.set("DEFAULT", "transport_url", values["transport_url"], secret=True)
+        for key, value in RABBIT_OPTIONS.items():
+            out.set("oslo_messaging_rabbit", key, value)
+        # The queue manager's names hold the process name, by default the program's: under
+        # uWSGI that is "uwsgi" for nova-api, neutron-server, heat-api and cinder-api alike.
+        # With host networking their containers share the host's name and would declare
+        # the same reply queues, each taking the others' replies (Kolla-Ansible sets it too).
+        out.set("oslo_messaging_rabbit", "processname", process)
     if service.cache:
         for key, value in (("backend", "oslo_cache.memcache_pool"), ("enabled", "true"),
                            ("memcache_servers", values["memcache_servers"])):
             out.set("cache", key, value)
 
     def credentials(section: str) -> None:
+        """keystoneauth's password plugin as the service's own user. Only these: how a client
+        then picks the other service's endpoint differs per service and option (nova's
+        valid_interfaces, neutron's endpoint_type, cinder's interface, ...), so the catalog
+        entry says it in its own sections."""
         for key, value in (("auth_type", "password"),
                            ("auth_url", values["keystone_internal_url"]),
                            ("project_domain_name", DOMAIN), ("user_domain_name", DOMAIN),
-                           ("project_name", SERVICE_PROJECT), ("username", service.name),
-                           ("region_name", values["region"])):
+                           ("project_name", SERVICE_PROJECT), ("username", service.name)):
             out.set(section, key, value)
         out.set(section, "password", secrets.keystone_password, secret=True)
 
@@ -124,10 +168,10 @@ def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: S
         out.set("keystone_authtoken", "www_authenticate_uri", values["keystone_public_url"])
         out.set("keystone_authtoken", "memcached_servers", values["memcache_servers"])
         out.set("keystone_authtoken", "service_token_roles_required", "true")
+        out.set("keystone_authtoken", "region_name", values["region"])
         credentials("keystone_authtoken")
     for client in service.clients:
         credentials(client)
-        out.set(client, "valid_interfaces", "internal")
     return out
 
 
@@ -161,6 +205,17 @@ def _uses_secret(value: object) -> bool:
     return bool(found & SECRET_PLACEHOLDERS)
 
 
+def worker_options(service: Service, where: Placed, values: Mapping[str, str]) -> Sections:
+    """The INI options the container's catalog entry names as taking openstack.workers."""
+    if not isinstance(where, ServiceContainer):
+        return {}
+    out: Sections = {}
+    for option in service.containers[where.role].workers or ():
+        section, key = option.split(".", 1)
+        out.setdefault(section, {})[key] = values["workers"]
+    return out
+
+
 def own_sections(file: ConfigFile, values: Mapping[str, str]) -> SplitSections:
     """A catalog file's INI sections with ${name} fields filled, split by secrecy."""
     out = SplitSections()
@@ -181,7 +236,8 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
     """Every plain config file of one container, by its name in `file_dests`: no secret
     reaches this function, so none can reach these texts."""
     values = placeholders(settings, layout, service, where, ServiceSecrets())
-    standard = standard_sections(topology, layout, service, values, ServiceSecrets())
+    standard = standard_sections(topology, layout, service, values, ServiceSecrets(),
+                                 process=process_name(service, where))
     main = _main_file(service)
     out = {}
     for name, file in service.config_files.items():
@@ -189,7 +245,11 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
             out[name] = string.Template(file.template).substitute(values)
             continue
         own = own_sections(file, values)
-        out[name] = render_ini(_merged(standard.plain if name == main else {}, own.plain))
+        if name != main:
+            out[name] = render_ini(own.plain)
+            continue
+        workers = worker_options(service, where, values)
+        out[name] = render_ini(_merged(standard.plain, own.plain, workers))
     uwsgi = _uwsgi(service, where)
     if uwsgi is not None:
         name, container = uwsgi
@@ -201,7 +261,8 @@ def secret_sections(settings: Settings, topology: Topology, layout: ControlPlane
                     service: Service, *, where: Placed, secrets: ServiceSecrets) -> Sections:
     """Every secret option of one container's files, merged (one oslo.config namespace)."""
     values = placeholders(settings, layout, service, where, secrets)
-    standard = standard_sections(topology, layout, service, values, secrets)
+    standard = standard_sections(topology, layout, service, values, secrets,
+                                 process=process_name(service, where))
     own = [own_sections(f, values).secret for f in service.config_files.values()]
     return _merged(standard.secret, *own)
 
@@ -274,22 +335,30 @@ def render_healthcheck(settings: Settings, layout: ControlPlaneLayout, service: 
 
 def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:
     """uWSGI serving the service's WSGI module at the container's API backend port: one
-    master, a few workers, each loading the app itself (lazy-apps: no sockets or DB
-    connections shared across fork)."""
+    master, openstack.workers processes, each loading the app itself (lazy-apps: no sockets
+    or DB connections shared across fork), then the catalog's own options for this container.
+
+    The workers parse HTTP themselves (http-socket; Kolla-Ansible puts uWSGI's `http` router
+    in front instead, whose http-chunked-input / http-raw-body pass chunked bodies through):
+    a chunked request body reaches the app through uwsgi.chunked_read() either way.
+    socket-timeout is Kolla's 30 s: uWSGI's default (4 s) is also how long chunked_read
+    waits for the next chunk of an upload."""
+    extra = "".join(f"{k} = {_ini_value(v)}\n" for k, v in container.uwsgi.items())
     env = "".join(f"env = {k}={v}\n" for k, v in container.env.items())
     return f"""{HEADER}[uwsgi]
 http-socket = {values["bind_host"]}:{values["api_port"]}
 module = {container.wsgi}
 master = true
-processes = 2
+processes = {values["workers"]}
 threads = 2
 enable-threads = true
 lazy-apps = true
 need-app = true
 die-on-term = true
 buffer-size = 65535
+socket-timeout = 30
 add-header = Connection: close
-{env}"""
+{extra}{env}"""
 
 
 def config_dir(service: Service) -> str:

@@ -163,6 +163,20 @@ def test_no_generated_secret_in_plain_text(stack: str) -> None:
     assert r.outputs["openrc"].count("mock-password-openstack-admin-password") == 1
 
 
+def test_every_service_user_is_admin_and_service_on_the_service_project() -> None:
+    r = run("dev")
+    users = [x for x in r.resources if x.name.endswith("-keystone-user")]
+    assert {u.name for u in users} == {f"openstack-{s}-keystone-user" for s in (
+        "glance", "placement", "nova", "neutron", "heat", "cinder")}
+    for user in users:
+        prefix = user.name.removesuffix("-keystone-user")
+        grants = {r.by_name(f"{prefix}-keystone-role").inputs["roleId"],
+                  r.by_name(f"{prefix}-keystone-role-service").inputs["roleId"]}
+        assert grants == {"role-admin", "role-service"}, prefix
+        assert all("projectId" in r.by_name(n).inputs
+                   for n in (f"{prefix}-keystone-role", f"{prefix}-keystone-role-service"))
+
+
 def test_heat_owns_a_domain_for_its_stack_users() -> None:
     r = run("dev")
     domain = r.by_name("openstack-heat-domain")

@@ -52,7 +52,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -95,7 +94,14 @@ from tests.openstack.cluster import admin_endpoint, dev_cluster, dev_settings  #
 from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env  # noqa: E402
 from tests.openstack.rendered import secrets_for  # noqa: E402
 from tests.openstack.services import SERVICES  # noqa: E402
-from tests.ports import free_port, wait_for_port  # noqa: E402
+from tests.ports import wait_for_port  # noqa: E402
+from tests.real.rabbitmq_server import (  # noqa: E402
+    RABBITMQ_BIN,
+    cleanup,
+    in_root,
+    prepare,
+    rabbitmq_root,
+)
 
 KOLLA_VERSION = "23.0.0"
 HEALTH_TIMEOUT_S = 900.0  # from the last container's start; 2 cores start ~15 Python services
@@ -237,7 +243,7 @@ class Cloud:
         self._cluster: TestCluster | None = None
         self._keys: dict[str, str] = {}  # fernet key dest -> key, one set per stack
         self._pid_namespaces: set[str] = set()
-        self._rabbit_env: dict[str, str] = {}
+        self._rabbit: tuple[Path, Path] | None = None  # the root, the server's workdir
 
     # --- public interface ---------------------------------------------------------------
 
@@ -297,9 +303,9 @@ class Cloud:
         self.containers.clear()
         self._stack.close()
         self._cluster = None
-        if self._rabbit_env:
-            shutil.rmtree(self._rabbit_env["HOME"], ignore_errors=True)
-            self._rabbit_env = {}
+        if self._rabbit is not None:
+            cleanup(*self._rabbit)
+            self._rabbit = None
         left = self.leftovers()
         if left:
             raise RuntimeError(f"processes outlived their containers: {left}")
@@ -347,35 +353,26 @@ class Cloud:
         self.progress(f"{what}: {self.timings[what]:.0f} s")
 
     def _start_rabbitmq(self) -> None:
-        """Debian's RabbitMQ (3.10; the image is 4.1) from the rendered conf.d, as
-        tests/real/test_rabbitmq_conf.py runs it; data, logs and cookie in a temp dir the
-        rabbitmq user can reach (the wrapper drops to it)."""
-        server = _tool("rabbitmq-server")
+        """RabbitMQ 4 (sid's, in the test bed's root, as tests/real/rabbitmq_server.py runs
+        it; the stacks' image is 4.1) from the rendered conf.d: the settings, then the
+        password alone. Its data, logs and cookie in a temp dir mounted into the root."""
+        root, _ = rabbitmq_root()
         placed = self.layout.rabbitmq
-        home = Path(tempfile.mkdtemp(prefix="osndb-cloud-rabbitmq-"))
-        home.chmod(0o755)
-        conf_d = home / "conf.d"
-        conf_d.mkdir()
-        (conf_d / Path(RABBITMQ_CONF_PATH).name).write_text(
-            self.localise(render_rabbitmq_conf(self.layout), placed))
-        (conf_d / Path(RABBITMQ_PASSWORD_PATH).name).write_text(
-            render_rabbitmq_password(secrets_for("rabbitmq").rabbitmq_password))
-        for path in (home, conf_d, *conf_d.iterdir()):
-            shutil.chown(path, "rabbitmq", "rabbitmq")
-        self._rabbit_env = {
-            "HOME": str(home), "RABBITMQ_CONFIG_FILE": str(home / "absent.conf"),
-            "RABBITMQ_CONFIG_FILES": str(conf_d),
-            "RABBITMQ_MNESIA_BASE": str(home / "mnesia"),
-            "RABBITMQ_LOG_BASE": str(home / "log"),
-            "RABBITMQ_NODENAME": "osndb-cloud@localhost",
-            "RABBITMQ_DIST_PORT": str(free_port()), "ERL_EPMD_PORT": str(free_port()),
-            "RABBITMQ_PID_FILE": str(home / "pid"),
-            "RABBITMQ_ENABLED_PLUGINS_FILE": str(home / "enabled_plugins"),
-        }
-        container = self._spawn_plain("rabbitmq", "rabbitmq", [server],
-                                      {**os.environ, **self._rabbit_env})
-        container.argv_health = RABBITMQ_HEALTHCHECK
-        container.health_env = {**os.environ, **self._rabbit_env}
+        workdir, env = prepare(root, {
+            Path(RABBITMQ_CONF_PATH).name: self.localise(render_rabbitmq_conf(self.layout),
+                                                         placed),
+            Path(RABBITMQ_PASSWORD_PATH).name: render_rabbitmq_password(
+                secrets_for("rabbitmq").rabbitmq_password),
+        }, nodename="osndb-cloud")
+        self._rabbit = (root, workdir)
+        container = self._spawn_plain(
+            "rabbitmq", "rabbitmq", in_root(root, workdir, f"{RABBITMQ_BIN}/rabbitmq-server"),
+            env)
+        # The rendered check, `rabbitmq-diagnostics -q ping`, run in the root as the image
+        # runs it in the container.
+        form, tool, *args = RABBITMQ_HEALTHCHECK
+        container.argv_health = (form, *in_root(root, workdir, f"{RABBITMQ_BIN}/{tool}", *args))
+        container.health_env = env
         self._wait_port(container, loopback(placed.address), self.layout.rabbitmq_endpoint.port)
 
     def _start_memcached(self) -> None:

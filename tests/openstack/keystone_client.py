@@ -4,13 +4,18 @@ lives there). Prints one JSON object.
     <keystone venv>/bin/python keystone_client.py token URL USER PROJECT PASSWORD_FILE [PLACEMENT]
     <keystone venv>/bin/python keystone_client.py register URL USER PROJECT PASSWORD_FILE \\
         NAME SERVICE_PASSWORD_FILE
+    <keystone venv>/bin/python keystone_client.py image URL USER PROJECT PASSWORD_FILE \\
+        GLANCE_URL CHUNK_BYTES CHUNKS
 
 token: a project-scoped token, the catalog's service types and the user names it may list;
 with PLACEMENT (a placement API's URL), what it answers to GET /resource_providers without a
 token and with this one.
+image: glance's image API without a token and with this one, then an image created and its
+data uploaded with chunked transfer encoding, CHUNKS chunks of CHUNK_BYTES each, and read
+back.
 register: a service's keystone user as the program makes it (components/openstack/service.py
-with pulumi-openstack: the user in the Default domain, admin on the `service` project), here
-through keystone's REST API.
+with pulumi-openstack: the user in the Default domain, admin and service on the `service`
+project), here through keystone's REST API.
 endpoints NAME TYPE REGION INTERFACE=URL...: the service's catalog entry and its endpoints,
 as the program registers them (ServiceV3, EndpointV3); existing ones are kept.
 """
@@ -56,6 +61,41 @@ def token(url: str, auth: Any, sess: Any, placement: str | None) -> dict[str, An
     return result
 
 
+def image(sess: Any, glance: str, chunk_bytes: str, chunks: str) -> dict[str, Any]:
+    import hashlib
+
+    from keystoneauth1 import session
+
+    size, count = int(chunk_bytes), int(chunks)
+    data = [bytes([i]) * size for i in range(count)]
+    images = f"{glance}/v2/images"
+    anonymous = session.Session().get(images, authenticated=False, raise_exc=False)
+    listed = sess.get(images, raise_exc=False)
+    created = sess.post(images, json={"name": "chunked", "disk_format": "raw",
+                                      "container_format": "bare"}, raise_exc=False)
+    result: dict[str, Any] = {"without_token": anonymous.status_code,
+                              "with_token": listed.status_code, "created": created.status_code}
+    if created.status_code != 201:
+        return {**result, "error": created.text[:500]}
+    image_id = created.json()["id"]
+    # A generator body: requests sends it chunked, one HTTP chunk per item (no length).
+    try:
+        upload = sess.put(f"{images}/{image_id}/file", data=iter(data), raise_exc=False,
+                          headers={"Content-Type": "application/octet-stream"})
+    except Exception as error:  # the server may drop the connection mid-upload
+        return {**result, "upload": f"{type(error).__name__}: {str(error)[:300]}"}
+    result["upload"] = upload.status_code
+    if upload.status_code != 204:
+        return {**result, "error": upload.text[:500]}
+    shown = sess.get(f"{images}/{image_id}").json()
+    back = sess.get(f"{images}/{image_id}/file").content
+    everything = b"".join(data)
+    return {**result, "status": shown["status"], "size": shown["size"],
+            "expected_size": len(everything), "same_bytes": back == everything,
+            "sha256": hashlib.sha256(back).hexdigest(),
+            "listed": image_id in [i["id"] for i in sess.get(images).json()["images"]]}
+
+
 def register(url: str, sess: Any, name: str, password_file: str) -> dict[str, Any]:
     def one(path: str, key: str, body: dict[str, Any], **query: str) -> str:
         found = sess.get(f"{url}/{path}", params=query).json()[path]
@@ -68,8 +108,9 @@ def register(url: str, sess: Any, name: str, password_file: str) -> dict[str, An
     user_id = one("users", "user", {"name": name, "domain_id": "default",
                                     "password": Path(password_file).read_text(),
                                     "default_project_id": project_id}, name=name)
-    role_id = sess.get(f"{url}/roles", params={"name": "admin"}).json()["roles"][0]["id"]
-    sess.put(f"{url}/projects/{project_id}/users/{user_id}/roles/{role_id}")
+    for role in ("admin", "service"):  # SERVICE_USER_ROLES, as the program grants them
+        role_id = sess.get(f"{url}/roles", params={"name": role}).json()["roles"][0]["id"]
+        sess.put(f"{url}/projects/{project_id}/users/{user_id}/roles/{role_id}")
     return {"user_id": user_id}
 
 
@@ -97,6 +138,8 @@ def main() -> int:
         result = token(url, auth, sess, rest[0] if rest else None)
     elif command == "endpoints":
         result = endpoints(url, sess, *rest)
+    elif command == "image":
+        result = image(sess, *rest)
     else:
         result = register(url, sess, *rest)
     print(json.dumps(result))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import shutil
 import subprocess
 import time
 from collections.abc import Iterator
@@ -96,9 +97,12 @@ class RenderedServices:
             self.urls = {}
 
     def localise(self, text: str, root: Path, service: str) -> str:
-        """Addresses, and the paths under the service's config directory (key repositories)."""
+        """Addresses, and the paths under the service's config directory (key repositories)
+        and its state directory /var/lib/<service>/ (glance's image store)."""
         directory = config_dir(self.layout.service(service).spec)
-        return self.addresses(text).replace(directory + "/", f"{root}{directory}/")
+        state = f"/var/lib/{service}/"
+        return (self.addresses(text).replace(directory + "/", f"{root}{directory}/")
+                .replace(state, f"{root}{state}"))
 
     def render(self, name: str, container: str | None = None) -> Rendered:
         """Write the files of the service's bootstrap container (or of the named container)
@@ -154,18 +158,28 @@ class RenderedServices:
         return self.bootstrap(name, self.render(name))
 
     @contextmanager
-    def serve(self, name: str, container: str) -> Iterator[str]:
+    def serve(self, name: str, container: str, *, without: tuple[str, ...] = ()
+              ) -> Iterator[str]:
         """The container's rendered files under uWSGI (its `wsgi` module, the rendered ini);
-        yields the base URL."""
+        yields the base URL. `without`: ini lines to leave out (a control run only)."""
         rendered = self.render(name, container)
         files = rendered.files
-        main = files[f"{name}.conf"]
+        spec = self.layout.service(name).spec
+        main = files[next(n for n, f in spec.config_files.items() if f.sections is not None)]
         # In the container the app finds its config in /etc/<service>; here it is told where.
         where = {"keystone": {"OS_KEYSTONE_CONFIG_FILES": str(main)},
+                 "glance": {"OS_GLANCE_CONFIG_DIR": str(main.parent)},
                  "placement": {"OS_PLACEMENT_CONFIG_DIR": str(main.parent)}}[name]
         env = {**service_env(adapt=True), **where, "HOME": str(rendered.home)}
+        venv = SERVICES[name].venv()
+        # What the Kolla image has in the config dir already: the service's own etc/ files
+        # (glance's glance-api-paste.ini, which glance 33 loads its pipeline from). pip puts
+        # the same files in the venv's etc/<service>/.
+        for shipped in (venv / "etc" / name).glob("*-paste.ini"):
+            if not (main.parent / shipped.name).exists():
+                shutil.copy(shipped, main.parent / shipped.name)
         ini = next(path for file, path in files.items() if file.startswith("uwsgi-"))
-        with uwsgi_serving(SERVICES[name].venv(), ini, env) as url:
+        with uwsgi_serving(venv, ini, env, without=without) as url:
             yield url
 
     def keystone_client(self, command: str, url: str, *args: str) -> dict[str, Any]:
@@ -221,13 +235,15 @@ def memcached(host: str) -> Iterator[str]:
 
 
 @contextmanager
-def uwsgi_serving(venv: Path, ini: Path, env: dict[str, str], host: str = "127.0.0.1"
-                  ) -> Iterator[str]:
+def uwsgi_serving(venv: Path, ini: Path, env: dict[str, str], host: str = "127.0.0.1", *,
+                  without: tuple[str, ...] = ()) -> Iterator[str]:
     """uWSGI (from the service's venv) serving the rendered ini, its http-socket moved to a
-    free local port; yields the base URL. The ini is otherwise the container's."""
+    free local port; yields the base URL. The ini is otherwise the container's, less the
+    lines starting with one of `without`."""
     port = free_port(host)
     lines = [f"http-socket = {host}:{port}" if line.startswith("http-socket = ") else line
-             for line in ini.read_text().splitlines()]
+             for line in ini.read_text().splitlines()
+             if not (without and line.startswith(without))]
     local = ini.with_name(f"local-{ini.name}")
     local.write_text("\n".join(lines) + "\n")
     log = ini.with_name(f"{ini.stem}.log")

@@ -12,7 +12,7 @@ command the catalog renders for it: once the catalog renders another command the
 no longer applies and the container must pass; if it passes with the faulty command, the test
 fails so that the expectation is removed.
 
-Needs the NDB test bed, the service venvs, Kolla's sources and Debian's rabbitmq-server,
+Needs the NDB test bed (with sid's RabbitMQ 4 in its root), the service venvs, Kolla's sources,
 memcached, haproxy and netcat; without them the tests skip, under CI=true they fail.
 """
 
@@ -33,12 +33,7 @@ from tests.openstack.cluster import dev_settings, require_services
 from tests.ports import port_open
 
 # (container, the command the catalog renders for it) -> why it fails today.
-EXPECTED_FAILURES: dict[tuple[str, str], str] = {
-    ("glance-api-1", "glance-api"): (
-        "catalog fault: glance 33 (2026.2) dropped the standalone server - `glance-api` "
-        "prints that it is no longer supported and exits 1; glance is served by uWSGI "
-        "(glance.wsgi.api:application), which the catalog fix renders"),
-}
+EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 # Containers the harness cannot run yet, and why.
 NOT_RUN: dict[str, str] = {
     "horizon-dashboard-1": (

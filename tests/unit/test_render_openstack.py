@@ -27,6 +27,7 @@ from components.render.infra import (
 from components.render.kolla import render_config_json
 from components.render.ndb import SERVICE_SQL_MODE
 from components.render.openstack import (
+    RABBIT_OPTIONS,
     SECRET_CONFIG,
     container_command,
     fernet_key,
@@ -34,13 +35,13 @@ from components.render.openstack import (
     render_service_files,
 )
 from components.render.service import render_service
-from config import build_topology
+from config import build_topology, load_settings
 from config.addressing import SERVICE_BLOCK, usable_offsets
 from config.catalog import Catalog, load_catalog
 from config.openstack_layout import build_layout, offsets_needed
 from config.service_secrets import ServiceSecrets
 from testbed.pytest_support import require_tool
-from tests.stacks import STACKS, settings_for
+from tests.stacks import STACKS, modified, settings_for
 
 SECRETS = ServiceSecrets(database_password="db/pw:@1", keystone_password="ks-pw",
                          rabbitmq_password="rb-pw", admin_password="admin-pw",
@@ -110,16 +111,32 @@ def test_catalog_header_lists_every_placeholder() -> None:
      "secret fields"),
     ({"configFiles": {"a.conf": {"dest": "/a", "template": "p=${transport_url}"}}},
      "secret fields"),
-    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
-                             "healthcheck": ["x", "${domain_admin_password}"]}}},
+    ({"containers": {"api": {"image": "x", "command": "x", "workers": [], "user": "x",
+                             "api": "api", "healthcheck": ["x", "${domain_admin_password}"]}}},
      "secret fields"),
+    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
+                             "uwsgi": {"buffer-size": 1}, "healthcheck": ["x"]}}},
+     "for a wsgi container"),
     ({"dependsOn": ["swift"]}, "unknown services"),
     ({"ndbSizing": None}, "needs ndbSizing"),
     ({"slot": 0}, "slot: 0 is keystone's"),
     ({"authtoken": True, "dependsOn": []}, "must list keystone"),
-    ({"containers": {f"c{i}": {"image": "x", "command": "x", "user": "x",
+    ({"containers": {f"c{i}": {"image": "x", "command": "x", "workers": [], "user": "x",
                                "healthcheck": ["x"]} for i in range(SERVICE_BLOCK)}},
      "at most 5 containers"),
+    ({"containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
+                             "healthcheck": ["x"]}}}, "the options that take its worker count"),
+    ({"containers": {"api": {"image": "x", "wsgi": "m:a", "workers": ["DEFAULT.workers"],
+                             "user": "x", "api": "api", "healthcheck": ["x"]}}},
+     "uWSGI's processes"),
+    ({"containers": {"api": {"image": "x", "command": "x", "workers": ["conductor workers"],
+                             "user": "x", "api": "api", "healthcheck": ["x"]}}},
+     "should match pattern"),
+    ({"containers": {"api": {"image": "x", "command": "x", "workers": ["DEFAULT.workers"],
+                             "user": "x", "api": "api", "healthcheck": ["x"]}},
+      "configFiles": {"demo.conf": {"dest": "/etc/demo/demo.conf",
+                                    "sections": {"DEFAULT": {"workers": 4}}}}},
+     "DEFAULT.workers is also set in configFiles"),
     ({"bootstrap": {"image": "x", "user": "x", "commands": ["x {secret:root-pw}"]}},
      "unknown secret file"),
 ])
@@ -127,16 +144,16 @@ def test_catalog_rejects_broken_entries(entry: dict[str, object], message: str) 
     keystone = {"slot": 0, "description": "identity", "databases": [],
                 "keystone": {"type": "identity", "api": "public", "path": "/v3"},
                 "apis": {"public": {"port": 3, "backendPort": 4}},
-                "containers": {"api": {"image": "k", "command": "k", "user": "k",
-                                       "api": "public", "healthcheck": ["x"]}}}
+                "containers": {"api": {"image": "k", "command": "k", "workers": [],
+                                       "user": "k", "api": "public", "healthcheck": ["x"]}}}
     base: dict[str, object] = {
         "slot": 1, "description": "d", "databases": ["demo"], "dependsOn": ["keystone"],
         "ndbSizing": {"version": "1", "tables": 1, "orderedIndexes": 1,
                       "uniqueHashIndexes": 0, "foreignKeys": 0, "triggers": 1,
                       "attributes": 3},
         "apis": {"api": {"port": 1, "backendPort": 2}},
-        "containers": {"api": {"image": "x", "command": "x", "user": "x", "api": "api",
-                               "healthcheck": ["x"]}},
+        "containers": {"api": {"image": "x", "command": "x", "workers": [], "user": "x",
+                               "api": "api", "healthcheck": ["x"]}},
         "configFiles": {"demo.conf": {"dest": "/etc/demo/demo.conf", "sections": {}}},
         "bootstrap": {"image": "x", "user": "x", "commands": ["demo-manage db_sync"]},
     }
@@ -208,6 +225,109 @@ def test_service_files_carry_keystone_rabbit_and_cache() -> None:
     assert "module = keystone.wsgi.api:application" in uwsgi
     neutron = files[("neutron-server-1", "uwsgi-server.ini")]
     assert "env = OS_NEUTRON_CONFIG_FILES=neutron.conf;plugins/ml2/ml2_conf.ini" in neutron
+    glance = files[("glance-api-1", "uwsgi-api.ini")]
+    assert "module = glance.wsgi.api:application" in glance
+    assert "chunked-input-limit = 67108864\n" in glance  # only glance's has it
+    assert "chunked-input-limit" not in uwsgi
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_messaging_services_use_durable_queues_named_per_container(stack: str) -> None:
+    """Every service with messaging gets the RabbitMQ 4 options, and each container its own
+    processname: with host networking a host's containers share its hostname, and reply
+    queues are named <hostname>:<processname>:<n>."""
+    files = all_files(stack, secret=False)
+    layout = build_layout(settings_for(stack))
+    names: dict[tuple[str, str], str] = {}
+    for service in layout.services:
+        main = next((n for n, f in service.spec.config_files.items()
+                     if f.sections is not None), None)
+        if main is None:  # horizon: no oslo.config file
+            continue
+        for where in [*([service.bootstrap] if service.bootstrap else []),
+                      *service.containers]:
+            parser = ini(files[(where.name, main)])
+            if not service.spec.messaging:
+                assert not parser.has_section("oslo_messaging_rabbit"), where.name
+                continue
+            rabbit = dict(parser.items("oslo_messaging_rabbit"))
+            assert {k: rabbit[k] for k in RABBIT_OPTIONS} == RABBIT_OPTIONS, where.name
+            assert "heartbeat_in_pthread" not in rabbit  # gone from oslo.messaging 18
+            names[(where.host, rabbit["processname"])] = where.name
+    assert ("db-b" if stack == "prod" else "local", "nova-api") in names
+    count = sum(len(s.containers) + (s.bootstrap is not None)
+                for s in layout.services if s.spec.messaging)
+    assert len(names) == count  # no two containers of a host share a process name
+
+
+def test_every_process_gets_the_worker_count() -> None:
+    """openstack.workers reaches each process's own option, in its own container's files:
+    uWSGI's processes, the command containers' catalog `workers` options, Horizon's Apache."""
+    settings = load_settings(modified("dev", "openstack.workers", 3))
+    topo, layout = build_topology(settings), build_layout(settings)
+    files: dict[tuple[str, str], str] = {}
+    for s in layout.services:
+        for c in s.containers:
+            texts = render_service_files(settings, topo, layout, s.spec, where=c)
+            files.update({(c.name, n): text for n, text in texts.items()})
+    wsgi = [k for k in files if k[1].startswith("uwsgi-")]
+    assert len(wsgi) == 7  # keystone, glance, placement, nova, neutron, heat, cinder APIs
+    assert all("\nprocesses = 3\n" in files[k] for k in wsgi)
+    expected = {("nova-conductor-1", "nova.conf"): ("conductor", "workers"),
+                ("nova-scheduler-1", "nova.conf"): ("scheduler", "workers"),
+                ("neutron-rpc-1", "neutron.conf"): ("DEFAULT", "rpc_workers"),
+                ("heat-engine-1", "heat.conf"): ("DEFAULT", "num_engine_workers")}
+    for key, (section, option) in expected.items():
+        assert ini(files[key]).get(section, option) == "3", key
+    assert not ini(files[("nova-api-1", "nova.conf")]).has_option("conductor", "workers")
+    assert ini(files[("neutron-rpc-1", "neutron.conf")]).get(
+        "DEFAULT", "rpc_state_report_workers") == "3"
+    assert "WSGIDaemonProcess horizon processes=3 threads=2" in \
+        files[("horizon-dashboard-1", "horizon.conf")]
+
+
+def test_neutron_runs_its_periodic_workers_as_kolla_does() -> None:
+    """Beside the API (uWSGI) and the RPC server, neutron-periodic-workers with the same
+    config files, health-checked by its connection to the SQL endpoint's port."""
+    settings = settings_for("dev")
+    topo, layout = build_topology(settings), build_layout(settings)
+    neutron = render_service(settings, topo, layout, layout.service("neutron"))
+    by_role = {c.role: c for c in neutron.containers}
+    assert set(by_role) == {"server", "rpc", "periodic"}
+    periodic = by_role["periodic"]
+    config = json.loads(next(f.text for f in periodic.files if f.path.endswith("config.json")))
+    assert config["command"] == ("neutron-periodic-workers --config-file "
+                                 "/etc/neutron/neutron.conf --config-file "
+                                 "/etc/neutron/plugins/ml2/ml2_conf.ini")
+    assert periodic.healthcheck == ("CMD", "healthcheck_port", "neutron-periodic-workers",
+                                    str(topo.endpoint.port))
+    files = all_files("dev", secret=False)
+    assert not ini(files[("neutron-server-1", "neutron.conf")]).has_option("DEFAULT",
+                                                                           "bind_host")
+
+
+def test_volume_attach_and_detach_settings() -> None:
+    """nova sends a service token with its calls (cinder detaches a server's volume only for
+    such a request) and finds cinder's internal endpoint; cinder calls nova's internal
+    endpoint as its own user, and sends service tokens too. Passwords only in secret files."""
+    files = all_files("dev")
+    for container, name, user in (("nova-api-1", "nova.conf", "nova"),
+                                  ("nova-conductor-1", "nova.conf", "nova"),
+                                  ("cinder-api-1", "cinder.conf", "cinder"),
+                                  ("cinder-scheduler-1", "cinder.conf", "cinder")):
+        conf = ini(merged(files, container, name))
+        assert conf.get("service_user", "send_service_user_token") == "true", container
+        assert conf.get("service_user", "username") == user
+        assert conf.get("service_user", "password") == "ks-pw"
+        assert conf.get("service_user", "auth_url") == "http://172.28.0.196:5000/v3"
+        assert "ks-pw" not in files[(container, name)]
+    nova = ini(files[("nova-api-1", "nova.conf")])
+    assert nova.get("cinder", "catalog_info") == "volumev3::internalURL"
+    assert nova.get("cinder", "os_region_name") == "RegionOne"
+    cinder = ini(merged(files, "cinder-api-1", "cinder.conf"))
+    assert cinder.get("nova", "interface") == "internal"
+    assert (cinder.get("nova", "username"), cinder.get("nova", "password")) == ("cinder",
+                                                                               "ks-pw")
 
 
 def test_prod_containers_bind_their_hosts_addresses() -> None:
@@ -351,6 +471,7 @@ def test_ndb_gate_checks_every_database_of_the_service(tmp_path: Path) -> None:
     done = subprocess.run(["bash", str(tmp_path / "gate.sh")], env=env, capture_output=True,
                           text=True)
     assert done.returncode == 0, done.stdout + done.stderr
+    # The SQL password comes on standard input, never in the environment or the arguments.
     assert ("ndb_fit --host 10.0.0.5 --port 3306 --user root --password-file /dev/stdin "
             "--schema nova_api --schema nova_cell0 --schema nova") in done.stdout
     assert "ndb gate nova: passed" in done.stdout
@@ -370,4 +491,8 @@ def test_openrc_and_rabbitmq_conf() -> None:
     assert "export OS_PASSWORD='it'\"'\"'s secret'\n" in openrc
     conf = render_rabbitmq_conf(layout)
     assert "default_user = openstack" in conf and "default_pass" not in conf
+    assert "deprecated_features.permit.transient_nonexcl_queues = false\n" in conf
     assert render_rabbitmq_password("rb-pw") == "default_pass = rb-pw\n"
+    for bad in ("a:b", "a/b", "a b", ""):  # RabbitMQ's tagged values, oslo.messaging's "/"
+        with pytest.raises(ValueError, match="RabbitMQ password"):
+            render_rabbitmq_password(bad)

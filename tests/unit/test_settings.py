@@ -297,6 +297,7 @@ DEFAULTS = {
     "openstack.adminUser": "admin",
     "openstack.adminProject": "admin",
     "openstack.memoryLimit": 1 << 30,
+    "openstack.workers": 2,
     "volumes.protect": False,
     "gates.timeoutSeconds": 600,
     "gates.pollSeconds": 5,
