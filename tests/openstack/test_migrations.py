@@ -27,6 +27,7 @@ from urllib.request import urlopen
 import pymysql
 import pytest
 
+from components.database import AdminEndpoint
 from components.render.openstack import render_healthcheck
 from ndb_fit import analyze
 from testbed.cluster import TestCluster
@@ -172,12 +173,7 @@ def test_placement_checks_tokens_with_keystone(
     """Placement's rendered api-container files under real uWSGI, in front of keystone (also
     rendered, also uWSGI): its [keystone_authtoken] - its own service user, memcached - turns
     away a request without a token and serves one with the admin's token, from NDB."""
-    admin = admin_endpoint(cluster)
-    for name in ("keystone", "placement"):  # idempotent: both may have run above already
-        run = rendered.migrate(name, admin)
-        assert run.returncode == 0, run.output[-4000:]
-    service_pw = rendered.workdir / "placement-password"
-    service_pw.write_text(secrets_for("placement").keystone_password)
+    service_pw = _migrated_behind_keystone(rendered, admin_endpoint(cluster), "placement")
     with (rendered.serve("keystone", "keystone-api-1") as keystone_url,
           rendered.serving_urls()):
         # The rendered files reach keystone through the API HAProxy, and keystone's catalog
@@ -195,6 +191,18 @@ def test_placement_checks_tokens_with_keystone(
                                "resource_providers": []}
 
 
+def _migrated_behind_keystone(rendered: RenderedServices, admin: AdminEndpoint,
+                              name: str) -> Path:
+    """keystone's and `name`'s migrations (idempotent: they may have run above already);
+    the file holding `name`'s keystone password, for registering it."""
+    for service in ("keystone", name):
+        run = rendered.migrate(service, admin)
+        assert run.returncode == 0, run.output[-4000:]
+    password = rendered.workdir / f"{name}-password"
+    password.write_text(secrets_for(name).keystone_password)
+    return password
+
+
 def test_glance_serves_and_stores_chunked_uploads_under_uwsgi(
     cluster: TestCluster, rendered: RenderedServices
 ) -> None:
@@ -206,11 +214,7 @@ def test_glance_serves_and_stores_chunked_uploads_under_uwsgi(
     upload without the rendered chunked-input-limit fails: uWSGI's default refuses a
     chunk over 1 MiB."""
     admin = admin_endpoint(cluster)
-    for name in ("keystone", "glance"):  # idempotent: both may have run above already
-        run = rendered.migrate(name, admin)
-        assert run.returncode == 0, run.output[-4000:]
-    service_pw = rendered.workdir / "glance-password"
-    service_pw.write_text(secrets_for("glance").keystone_password)
+    service_pw = _migrated_behind_keystone(rendered, admin, "glance")
     layout = rendered.layout
     glance = layout.service("glance")
     api = next(c for c in glance.containers if c.role == "api")
