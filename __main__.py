@@ -7,10 +7,11 @@ import sys
 
 from components.stack import deploy
 from config import SettingsError, load_settings, raw_config_from_pulumi
+from config.catalog import CatalogError
 
 try:
     settings = load_settings(raw_config_from_pulumi())
-except SettingsError as error:
+except (SettingsError, CatalogError) as error:
     # Printed as is and exit non-zero: a traceback would hide which key is wrong.
     print(error, file=sys.stderr)
     sys.exit(1)

@@ -10,8 +10,9 @@ import re
 import string
 from functools import cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
+import pydantic
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic.alias_generators import to_camel
@@ -287,15 +288,37 @@ class Catalog(BaseModel):
         return tuple(self.services[n] for n in done)
 
 
+class CatalogError(ValueError):
+    """The catalog file is invalid: one line per problem, `<entry>.<key path>: reason`."""
+
+    def __init__(self, path: Path, problems: list[str]):
+        self.problems = problems
+        super().__init__(f"invalid service catalog {path}:\n"
+                         + "\n".join(f"  {p}" for p in problems))
+
+
 def load_catalog(path: Path | None = None) -> Catalog:
     """The catalog at `path` (default: CATALOG, read when called), validated once per path.
 
-    Raises pydantic.ValidationError naming the entry's key path."""
+    Raises CatalogError naming each problem's entry and key path as written in the file."""
     return _load(path or CATALOG)
 
 
 @cache
 def _load(path: Path) -> Catalog:
     raw = yaml.safe_load(path.read_text())
-    return Catalog.model_validate(
-        {"services": {name: {**entry, "name": name} for name, entry in raw.items()}})
+    try:
+        return Catalog.model_validate(
+            {"services": {name: {**entry, "name": name} for name, entry in raw.items()}})
+    except pydantic.ValidationError as exc:
+        raise CatalogError(path, [_problem(e) for e in exc.errors()]) from None
+
+
+def _problem(error: Any) -> str:
+    """`keystone.containers.api.healthcheck: Field required`: the path as in the file (its
+    entries are top-level keys, so the model's `services.` prefix goes)."""
+    loc = [str(part) for part in error["loc"]]
+    if loc[:1] == ["services"]:
+        loc = loc[1:]
+    message = str(error["msg"]).removeprefix("Value error, ")
+    return f"{'.'.join(loc) or '(top level)'}: {message}"

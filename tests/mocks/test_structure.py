@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import config.catalog
+from config.addressing import service_block
 from tests.mock_program import SECRET_SIG, Registered, Run, run_program, stack_config
 from tests.mocks.test_openstack import SECRET_KEY, unwrap, uploads
 from tests.mocks.test_program import CONTAINER, run
@@ -24,8 +25,9 @@ from tests.stacks import STACKS
 
 # A second glance-like image API: the same image and migrations, its own database, ports,
 # keystone type and slot. Nothing in the code knows it.
+NEXT_SLOT = max(s.slot for s in config.catalog.load_catalog().services.values()) + 1
 MADE_UP = {
-    "slot": 8,
+    "slot": NEXT_SLOT,
     "description": "A second image service (made up for a test)",
     "databases": ["glance2"],
     "ndbSizing": {"version": "33.0.0", "tables": 27, "orderedIndexes": 54,
@@ -124,7 +126,9 @@ def test_a_new_service_is_one_catalog_entry(with_made_up_service: Run) -> None:
 def test_the_new_service_is_deployed_like_any_other(with_made_up_service: Run) -> None:
     r = with_made_up_service
     api = r.by_name("openstack-glance2-api-1")
-    assert api.inputs["networksAdvanced"][0]["ipv4Address"] == "172.28.0.246"  # slot 8, +1
+    # its slot's block, after the bootstrap's address
+    assert api.inputs["networksAdvanced"][0]["ipv4Address"] == \
+        f"172.28.0.{service_block(NEXT_SLOT).offset(1)}"
     files = {u["file"] for u in uploads(api)}
     assert "/var/lib/kolla/config_files/glance-api.conf" in files
     assert "/var/lib/kolla/config_files/secrets.conf" in files
