@@ -25,9 +25,10 @@ def check_openstack(settings: Settings) -> list[Problem]:
         subnet, needed = settings.network.subnet, offsets_needed(settings)
         if usable_offsets(settings) < needed:
             problems.append(Problem("network.subnet",
-                                    f"{subnet} is too small for the enabled OpenStack services "
-                                    f"(their containers take offsets up to .{needed}): use a "
-                                    "larger subnet"))
+                                    f"{subnet} is too small for the enabled OpenStack services: "
+                                    f"their catalog slots need {needed} addresses after the "
+                                    f"network address, it has {usable_offsets(settings)}; use "
+                                    "a larger subnet (a /24 holds slots 0-8)"))
     return problems
 
 
@@ -70,7 +71,9 @@ def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]
 def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[PortClaim]:
     """Every port the control plane takes on a Docker host, with the key that placed it."""
     api = layout.api_endpoint
-    frontends = [PortClaim(api.host, port.port, "openstack.api.host", f"{s.name} {name} API")
+    # The port itself is the catalog's (config/catalog.yaml), named in the owner.
+    frontends = [PortClaim(api.host, port.port, "openstack.api.host",
+                           f"{s.name} {name} API, catalog {s.name}.apis.{name}.port")
                  for s in layout.services for name, port in s.spec.apis.items()]
     if not settings.multi_host:
         return frontends if settings.openstack.api.publish else []
