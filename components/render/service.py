@@ -60,7 +60,7 @@ class ContainerArtifacts:
     image: str  # the Kolla image's name (openstack.images gives registry and tag)
     label: str  # the container's org.openstack-ndb.role label
     files: tuple[PlainFile, ...]
-    secret_files: tuple[str, ...]  # upload names under the Kolla config dir, mode 0600
+    secret_files: dict[str, str]  # upload name under the Kolla config dir -> its dest (0600)
     render_secrets: Callable[[ServiceSecrets], dict[str, str]]  # -> secret_files' texts
     envs: tuple[str, ...]
     healthcheck: tuple[str, ...] | None  # Docker's test form, ("CMD", ...)
@@ -98,7 +98,7 @@ def _container(settings: Settings, topology: Topology, layout: ControlPlaneLayou
               for path, text in ndb_adapt.files().items()]
     return ContainerArtifacts(
         placed=where, role=role, image=image, label=label, files=tuple(files),
-        secret_files=tuple(secrets),
+        secret_files=secrets,
         render_secrets=SecretRenderer(settings, topology, layout, spec, where, tuple(secrets)),
         envs=tuple(f"{k}={v}" for k, v in
                    {**KOLLA_ENV, **ndb_adapt.CONTAINER_ENV, **(env or {})}.items()),

@@ -23,17 +23,14 @@ from pathlib import Path
 
 import pytest
 
-from components.render.control_plane import secret_files
 from components.render.kolla import (
     BOOTSTRAP_COMMAND,
     KOLLA_CONFIG_DIR,
     fernet_source,
 )
 from components.render.openstack import (
-    SECRET_CONFIG,
     container_command,
     file_dests,
-    secret_config_dest,
 )
 from components.render.service import ContainerArtifacts, render_service
 from config import build_topology
@@ -132,8 +129,7 @@ def _uploads(service: ServiceLayout, container: ContainerArtifacts, workdir: Pat
     for dest in spec.fernet_keys:
         (directory / Path(fernet_source(dest)).name).write_text("a" * 43 + "=")
     meant = {*file_dests(spec, where).values(), *spec.fernet_keys,
-             *(secret_config_dest(spec) if n == SECRET_CONFIG else secret_files(spec)[n]
-               for n in container.secret_files)}
+             *container.secret_files.values()}
     return directory, command, user, meant
 
 

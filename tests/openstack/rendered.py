@@ -26,18 +26,15 @@ from pathlib import Path
 from typing import Any
 
 from components.database import AdminEndpoint, ServiceAccount, create_or_adopt
-from components.render.control_plane import render_bootstrap, secret_files
+from components.render.control_plane import render_bootstrap
 from components.render.openstack import (
-    SECRET_CONFIG,
     config_dir,
     fernet_key,
     file_dests,
     render_service_files,
-    secret_config_dest,
 )
 from components.render.service import render_service
 from config import Settings, build_topology
-from config.catalog import Service
 from config.openstack_layout import ControlPlaneLayout, build_layout
 from config.service_secrets import ServiceSecrets
 from testbed.cluster import TestCluster
@@ -126,7 +123,7 @@ class RenderedServices:
         paths = {f"conf:{n}": str(p) for n, p in files.items()}
         # The secret files as the container gets them: the secret options in the service's
         # .conf.d, each {secret:<file>} beside its config.
-        secret_dests = _secret_dests(spec, this.secret_files)
+        secret_dests = this.secret_files
         for secret, text in this.render_secrets(secrets_for(name)).items():
             path = root / secret_dests[secret].lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -209,12 +206,6 @@ class RenderedServices:
         output = done.stdout + done.stderr
         (rendered.root / "bootstrap.log").write_text(output)
         return Run(done.returncode, output, time.monotonic() - start)
-
-
-def _secret_dests(spec: Service, names: tuple[str, ...]) -> dict[str, str]:
-    """Where each secret file lands in the container (config.json says the same)."""
-    return {n: secret_config_dest(spec) if n == SECRET_CONFIG else secret_files(spec)[n]
-            for n in names}
 
 
 @contextmanager
