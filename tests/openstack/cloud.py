@@ -35,7 +35,7 @@ Processes share the machine's network namespace and run as root where the contai
 command would drop to its user only through `kolla_start`'s `sudo`: the command itself runs as
 the container's user (setpriv), like the image's `USER`.
 
-Used by tests/openstack/test_control_plane_runs.py (`make test`) and `make cloud-up`.
+Used by tests/openstack/running/ (make test) (`make test`) and `make cloud-up`.
 """
 
 from __future__ import annotations

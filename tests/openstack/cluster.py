@@ -21,7 +21,7 @@ from config import Settings, load_settings
 from testbed.cluster import TestCluster
 from testbed.pytest_support import check_sql_nodes_series, require_testbed, unavailable
 from testbed.rendered import cluster_files
-from tests.openstack.services import SERVICES
+from tests.openstack.services import VENVS
 from tests.stacks import raw_settings
 
 SQL_NODE = 147  # the dev stack's first SQL node
@@ -58,7 +58,7 @@ def connect(cluster: TestCluster) -> Any:
 def require_services() -> None:
     """The test bed and every service venv, or skip with the fix - and under CI=true, fail."""
     require_testbed()
-    absent = [s.name for s in SERVICES.values() if not (s.venv() / ".provisioned").is_file()]
+    absent = [name for name, venv in VENVS.items() if not (venv / ".provisioned").is_file()]
     if absent:
         unavailable(f"service venvs missing: {', '.join(absent)}; run "
                     "tests/openstack/provision_services.sh (make openstack-venvs)")

@@ -97,15 +97,23 @@ class Service:
         return self.requirement.split("==", 1)[1]
 
     def venv(self) -> Path:
-        cache = os.environ.get("OPENSTACK_NDB_CACHE") or str(Path.home() / ".cache/openstack-ndb")
-        return Path(cache) / "openstack" / f"{self.name}-{self.version}"
+        return venv_path(self.name, self.version)
+
+
+def venv_path(name: str, version: str) -> Path:
+    """Where provision_services.sh builds the venv of pin `name` at `version`."""
+    cache = os.environ.get("OPENSTACK_NDB_CACHE") or str(Path.home() / ".cache/openstack-ndb")
+    return Path(cache) / "openstack" / f"{name}-{version}"
 
 
 @dataclass(frozen=True)
 class Pin:
-    service: str
+    service: str  # a catalog service, or a tool the tests run (the openstack CLI, ...)
     requirement: str  # PyPI requirement, pinned
-    extras: tuple[str, ...]  # what only this service's venv gets besides it
+    extras: tuple[str, ...]  # what only this venv gets besides it
+
+    def venv(self) -> Path:
+        return venv_path(self.service, self.requirement.split("==", 1)[1])
 
 
 def read_pins(path: Path = PINS) -> dict[str, Pin]:
@@ -164,4 +172,8 @@ def _service(pin: Pin) -> Service:
                    migration_commands(entry.bootstrap.commands))
 
 
-SERVICES: dict[str, Service] = {name: _service(pin) for name, pin in read_pins().items()}
+PINS_BY_NAME: dict[str, Pin] = read_pins()
+# The catalog services with migrations; the other pins are venvs only (VENVS).
+SERVICES: dict[str, Service] = {name: _service(pin) for name, pin in PINS_BY_NAME.items()
+                                if name in _CONFIGS}
+VENVS: dict[str, Path] = {name: pin.venv() for name, pin in PINS_BY_NAME.items()}

@@ -12,25 +12,20 @@ command the catalog renders for it: once the catalog renders another command the
 no longer applies and the container must pass; if it passes with the faulty command, the test
 fails so that the expectation is removed.
 
-Needs the NDB test bed (with sid's RabbitMQ 4 in its root), the service venvs, Kolla's sources,
-memcached, haproxy and netcat; without them the tests skip, under CI=true they fail.
+The cloud is this folder's (conftest.py): the user's first hour and Horizon run on it too.
 """
 
 from __future__ import annotations
 
-import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 
 from config.openstack_layout import build_layout
-from testbed.pytest_support import require_tool, unavailable
-from tests.openstack.cloud import Cloud, kolla_docker, loopback
-from tests.openstack.cluster import dev_settings, require_services
-from tests.ports import port_open
+from tests.openstack.cloud import Cloud
+from tests.openstack.cluster import dev_settings
 
 # (container, the command the catalog renders for it) -> why it fails today.
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
@@ -45,32 +40,6 @@ _LAYOUT = build_layout(dev_settings())
 CONTAINERS = [c.name for s in _LAYOUT.services for c in s.containers]
 BOOTSTRAPS = [s.bootstrap.name for s in _LAYOUT.services if s.bootstrap is not None]
 INFRASTRUCTURE = ["rabbitmq", "memcached", "api-haproxy"]
-
-
-@pytest.fixture(scope="module")
-def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
-    require_services()
-    if not (kolla_docker() / "base" / "set_configs.py").is_file():
-        unavailable("no Kolla sources; run tests/kolla/provision_kolla.sh (make kolla-source)")
-    for tool in ("rabbitmq-server", "memcached", "haproxy", "nc", "curl", "ss", "nsenter",
-                 "setpriv", "unshare"):
-        require_tool(tool)
-    workdir = tmp_path_factory.mktemp("cloud")
-    started = Cloud(workdir)
-    listening = []
-    try:
-        started.start()
-        report = started.report()
-        (workdir / "report.txt").write_text(report + "\n")
-        print(f"\n{report}\n(report: {workdir / 'report.txt'})", file=sys.stderr)
-        listening = [(loopback(c.address), c.backend_port) for s in started.layout.services
-                     for c in s.containers
-                     if c.backend_port is not None and started.results[c.name].healthy]
-        yield started
-    finally:
-        started.stop()  # raises if a process of any container's namespace is left
-    still = [f"{host}:{port}" for host, port in listening if port_open(host, port)]
-    assert not still, f"still listening after stop: {still}"
 
 
 @pytest.mark.parametrize("name", BOOTSTRAPS)
