@@ -31,7 +31,8 @@ from components.openstack.service import (
     OpenStackServiceArgs,
     SqlAdmin,
 )
-from components.render.openstack import DOMAIN, SERVICE_PROJECT, SERVICE_USER_ROLES
+from components.render.openstack import DOMAIN
+from components.render.registration import GRANTED_ROLES, service_project
 from components.render.service import ServiceArtifacts
 from config.openstack_layout import ControlPlaneLayout
 from config.settings import Settings
@@ -100,11 +101,12 @@ class ControlPlane(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[keystone]),
         )
         opts = pulumi.ResourceOptions(parent=self, provider=provider, depends_on=[keystone])
+        described = service_project()
         project = openstack.identity.Project(
-            f"{name}-service-project", name=SERVICE_PROJECT, domain_id="default",
-            description="OpenStack service users", opts=opts)
+            f"{name}-service-project", name=described.name, domain_id=described.domain_id,
+            description=described.description, opts=opts)
         invoke = pulumi.InvokeOutputOptions(parent=self, provider=provider,
                                             depends_on=[keystone])
         roles = {name: openstack.identity.get_role_output(name=name, opts=invoke).id
-                 for name in SERVICE_USER_ROLES}
+                 for name in GRANTED_ROLES}
         return KeystoneCatalog(provider, project.id, roles)

@@ -2,7 +2,7 @@
 
     ServiceDatabase -> bootstrap container (its migrations, NDB adaptation on) -> NDB gate
     (the bootstrap's exit code, then ndb_fit on its databases), and registration in keystone
-    (user, its admin and service roles, service, endpoints, with pulumi-openstack) ->
+    (the description of components/render/registration.py as pulumi-openstack resources) ->
     service containers (health checked, one replica at a time).
 
 What the service is comes from config/catalog.yaml; every file, command and script was
@@ -25,7 +25,8 @@ from components.containers import ContainerSpec, HostResources, Upload, containe
 from components.database import ServiceDatabase, ServiceDatabaseArgs
 from components.openstack.images import ImageCache
 from components.render.kolla import kolla_source
-from components.render.openstack import SERVICE_USER_ROLES, fernet_key
+from components.render.openstack import fernet_key
+from components.render.registration import Domain
 from components.render.service import ContainerArtifacts, ServiceArtifacts, fernet_files
 from components.render.shell import Script
 from components.wiring import GATE_INTERPRETER
@@ -50,15 +51,11 @@ class SqlAdmin:
 @dataclass
 class KeystoneCatalog:
     """What registration needs: a provider logged in as the admin, the service project, and
-    the ids of the roles a service user holds there (SERVICE_USER_ROLES) by name."""
+    the ids of the roles registrations grant, by name."""
 
     provider: openstack.Provider
     service_project_id: pulumi.Output[str]
     role_ids: dict[str, pulumi.Output[str]]
-
-    @property
-    def admin_role_id(self) -> pulumi.Output[str]:
-        return self.role_ids["admin"]
 
 
 @dataclass
@@ -125,7 +122,7 @@ class OpenStackService(pulumi.ComponentResource):
         # start (nova-conductor exits when placement refuses its credentials), and a
         # container that never gets healthy would hold `pulumi up` at its health wait.
         self.registration: list[pulumi.Resource] = []
-        if args.keystone is not None and spec.keystone is not None:
+        if args.keystone is not None and args.artifacts.registration is not None:
             self.registration = self._register(name, args.keystone, list(args.after))
             ready = [*ready, *self.registration]
         self.containers: list[docker.Container] = []
@@ -195,48 +192,49 @@ class OpenStackService(pulumi.ComponentResource):
 
     def _register(self, name: str, keystone: KeystoneCatalog,
                   after: list[pulumi.Resource]) -> list[pulumi.Resource]:
-        a = self._args
-        spec = a.artifacts.layout.spec
-        assert spec.keystone is not None
+        """The service's registration (components/render/registration.py), as resources."""
+        reg = self._args.artifacts.registration
+        assert reg is not None
         opts = pulumi.ResourceOptions(parent=self, provider=keystone.provider, depends_on=after)
         user = openstack.identity.User(
-            f"{name}-keystone-user", name=spec.name, password=self.keystone_password,
-            domain_id="default", default_project_id=keystone.service_project_id, opts=opts)
+            f"{name}-keystone-user", name=reg.name, password=self.keystone_password,
+            domain_id=reg.user_domain_id, default_project_id=keystone.service_project_id,
+            opts=opts)
         # admin keeps the resource name it always had (a new name would replace the grant).
         roles = [openstack.identity.RoleAssignment(
             f"{name}-keystone-role" if role == "admin" else f"{name}-keystone-role-{role}",
             user_id=user.id, project_id=keystone.service_project_id,
-            role_id=keystone.role_ids[role], opts=opts) for role in SERVICE_USER_ROLES]
+            role_id=keystone.role_ids[role], opts=opts) for role in reg.project_roles]
         service = openstack.identity.ServiceV3(
-            f"{name}-keystone-service", name=spec.name, type=spec.keystone.type,
-            description=spec.description, opts=opts)
+            f"{name}-keystone-service", name=reg.name, type=reg.type,
+            description=reg.description, opts=opts)
         endpoints = [
             openstack.identity.EndpointV3(
-                f"{name}-endpoint-{interface}", service_id=service.id, interface=interface,
-                endpoint_region=a.settings.openstack.region, url=url, opts=opts)
-            for interface, url in a.artifacts.endpoints
+                f"{name}-endpoint-{e.interface}", service_id=service.id, interface=e.interface,
+                endpoint_region=e.region, url=e.url, opts=opts)
+            for e in reg.endpoints
         ]
-        return [user, *roles, service, *endpoints, *self._domain(name, keystone, opts)]
+        return [user, *roles, service, *endpoints, *self._domain(name, reg.domain, opts)]
 
-    def _domain(self, name: str, keystone: KeystoneCatalog, opts: pulumi.ResourceOptions
+    def _domain(self, name: str, domain: Domain | None, opts: pulumi.ResourceOptions
                 ) -> list[pulumi.Resource]:
         """The service's own domain, its administrator (admin on the domain) and roles."""
-        spec = self._args.artifacts.layout.spec.keystone_domain
-        if spec is None:
+        if domain is None:
             return []
-        owner = self._args.artifacts.name
-        domain = openstack.identity.Project(
-            f"{name}-domain", name=spec.name, is_domain=True,
-            description=f"{spec.name} (owned by the {owner} service)", opts=opts)
+        keystone = self._args.keystone
+        assert keystone is not None
+        created = openstack.identity.Project(
+            f"{name}-domain", name=domain.name, is_domain=True,
+            description=domain.description, opts=opts)
         admin = openstack.identity.User(
-            f"{name}-domain-admin", name=spec.admin, domain_id=domain.id,
+            f"{name}-domain-admin", name=domain.admin, domain_id=created.id,
             password=self.domain_admin_password, opts=opts)
         grant = openstack.identity.RoleAssignment(
-            f"{name}-domain-admin-role", user_id=admin.id, domain_id=domain.id,
-            role_id=keystone.admin_role_id, opts=opts)
+            f"{name}-domain-admin-role", user_id=admin.id, domain_id=created.id,
+            role_id=keystone.role_ids[domain.admin_role], opts=opts)
         roles = [openstack.identity.Role(f"{name}-role-{role}", name=role, opts=opts)
-                 for role in spec.roles]
-        return [domain, admin, grant, *roles]
+                 for role in domain.roles]
+        return [created, admin, grant, *roles]
 
 
 def _pick(texts: pulumi.Output[dict[str, str]], name: str) -> pulumi.Output[str]:

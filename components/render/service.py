@@ -33,15 +33,13 @@ from components.render.openstack import (
     render_service_files,
     secret_config_dest,
 )
+from components.render.registration import ServiceRegistration, service_registration
 from components.render.shell import Script
 from config.catalog import Service
-from config.openstack_layout import ControlPlaneLayout, Interface, Placed, ServiceLayout
+from config.openstack_layout import ControlPlaneLayout, Placed, ServiceLayout
 from config.service_secrets import ServiceSecrets
 from config.settings import Settings
 from config.topology import Topology
-
-INTERFACES: tuple[tuple[str, Interface], ...] = (
-    ("public", "public"), ("internal", "internal"), ("admin", "internal"))
 
 
 @dataclass(frozen=True)
@@ -72,7 +70,7 @@ class ServiceArtifacts:
     bootstrap: ContainerArtifacts | None
     ndb_gate_script: Script | None  # runs after the bootstrap, on the deploying machine
     containers: tuple[ContainerArtifacts, ...]
-    endpoints: tuple[tuple[str, str], ...]  # (keystone interface, URL) it registers
+    registration: ServiceRegistration | None  # what it registers in keystone
 
     @property
     def name(self) -> str:
@@ -146,11 +144,8 @@ def render_service(settings: Settings, topology: Topology, layout: ControlPlaneL
             command=container_command(spec, placed), label=f"{spec.name}-{role.image}",
             named_secrets={},
             healthcheck=tuple(render_healthcheck(settings, layout, spec, placed))))
-    endpoints: tuple[tuple[str, str], ...] = ()
-    if spec.keystone is not None:
-        endpoints = tuple((name, layout.registered_url(spec.name, interface))
-                          for name, interface in INTERFACES)
-    return ServiceArtifacts(service, bootstrap, gate, tuple(containers), endpoints)
+    return ServiceArtifacts(service, bootstrap, gate, tuple(containers),
+                            service_registration(settings, layout, service))
 
 
 def fernet_files(service: ServiceLayout) -> dict[str, str]:

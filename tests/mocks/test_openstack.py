@@ -4,10 +4,20 @@ containers, every connection through the SQL endpoint, and no password in plain 
 
 from __future__ import annotations
 
+from dataclasses import astuple
 from typing import Any
 
 import pytest
 
+from components.render.openstack import SERVICE_USER_ROLES
+from components.render.registration import (
+    INTERFACES,
+    Domain,
+    Endpoint,
+    ServiceRegistration,
+    service_project,
+    service_registration,
+)
 from config.openstack_layout import build_layout
 from tests.mock_program import SECRET_SIG, Registered, Run
 from tests.mocks.test_program import CONTAINER, run
@@ -18,6 +28,7 @@ DATABASE = "pulumi-python:dynamic:Resource"
 ENDPOINT = "openstack:identity/endpointV3:EndpointV3"
 USER = "openstack:identity/user:User"
 SECRET_KEY = "4dabf18193072939515e22adb298388d"
+INTERFACE_ORDER = [interface for interface, _ in INTERFACES]
 
 
 def unwrap(value: Any) -> Any:
@@ -201,3 +212,47 @@ def test_heat_owns_a_domain_for_its_stack_users() -> None:
     assert f"stack_domain_admin_password = {password}" in secret
     for other in ("openstack-nova-domain", "openstack-keystone-domain"):
         assert not [x for x in r.resources if x.name == other]
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_keystone_resources_are_the_shared_registration_description(stack: str) -> None:
+    """What pulumi-openstack would register is exactly the description the tests register
+    through openstacksdk (components/render/registration.py): read back from the resources."""
+    r = run(stack)
+    settings = settings_for(stack)
+    layout = build_layout(settings)
+    described = {s.name: service_registration(settings, layout, s) for s in layout.services}
+    described = {k: v for k, v in described.items() if v is not None}
+    assert all(list(v.domain.roles) == sorted(v.domain.roles)
+               for v in described.values() if v.domain is not None)
+    project = r.by_name("openstack-service-project").inputs
+    assert (project["name"], project["domainId"], project["description"]) == \
+        astuple(service_project())
+    seen: dict[str, ServiceRegistration] = {}
+    for name in {x.name.removeprefix("openstack-").removesuffix("-keystone-user")
+                 for x in r.of_type(USER) if x.name.endswith("-keystone-user")}:
+        prefix = f"openstack-{name}"
+        user = r.by_name(f"{prefix}-keystone-user").inputs
+        service = r.by_name(f"{prefix}-keystone-service").inputs
+        grants = [x for x in r.resources if x.name.startswith(f"{prefix}-keystone-role")]
+        # Resources register concurrently: lists are compared in the description's order.
+        endpoints = tuple(sorted((Endpoint(e.inputs["interface"], e.inputs["url"],
+                                           e.inputs["endpointRegion"])
+                                  for e in r.of_type(ENDPOINT) if e.name.startswith(f"{prefix}-")),
+                                 key=lambda e: INTERFACE_ORDER.index(e.interface)))
+        domain = None
+        if [x for x in r.resources if x.name == f"{prefix}-domain"]:
+            d = r.by_name(f"{prefix}-domain").inputs
+            roles = tuple(sorted(x.inputs["name"] for x in r.resources
+                                 if x.name.startswith(f"{prefix}-role-")))
+            grant = r.by_name(f"{prefix}-domain-admin-role").inputs["roleId"]
+            domain = Domain(d["name"], d["description"],
+                            r.by_name(f"{prefix}-domain-admin").inputs["name"],
+                            grant.removeprefix("role-"), roles)
+        seen[name] = ServiceRegistration(
+            name=user["name"], type=service["type"], description=service["description"],
+            user_domain_id=user["domainId"], project=service_project(),
+            project_roles=tuple(sorted((g.inputs["roleId"].removeprefix("role-") for g in grants),
+                                       key=SERVICE_USER_ROLES.index)),
+            endpoints=endpoints, domain=domain)
+    assert seen == described

@@ -57,7 +57,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `python -m tests.openstack.cloud` from anywhere
@@ -90,10 +90,11 @@ from config.openstack_layout import (  # noqa: E402
 )
 from config.service_secrets import ServiceSecrets  # noqa: E402
 from testbed.cluster import TestCluster, rewrite_addresses  # noqa: E402
+from tests.openstack import register  # noqa: E402
 from tests.openstack.cluster import admin_endpoint, dev_cluster, dev_settings  # noqa: E402
-from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env  # noqa: E402
+from tests.openstack.migrations import COMMAND_TIMEOUT_S  # noqa: E402
 from tests.openstack.rendered import secrets_for  # noqa: E402
-from tests.openstack.services import SERVICES  # noqa: E402
+from tests.openstack.services import SERVICES, VENVS  # noqa: E402
 from tests.ports import wait_for_port  # noqa: E402
 from tests.real.rabbitmq_server import (  # noqa: E402
     RABBITMQ_BIN,
@@ -239,6 +240,7 @@ class Cloud:
         self.bootstraps: dict[str, Result] = {}
         self.timings: dict[str, float] = {}
         self.containers: dict[str, Container] = {}
+        self.artifacts: dict[str, ServiceArtifacts] = {}  # service -> what it was run from
         self._stack = ExitStack()
         self._cluster: TestCluster | None = None
         self._keys: dict[str, str] = {}  # fernet key dest -> key, one set per stack
@@ -433,6 +435,7 @@ class Cloud:
 
     def _start_service(self, artifacts: ServiceArtifacts) -> None:
         name = artifacts.name
+        self.artifacts[name] = artifacts
         service = SERVICES.get(name)
         if service is None or not (service.venv() / ".provisioned").is_file():
             for art in artifacts.containers:
@@ -459,32 +462,44 @@ class Cloud:
             self._wait_healthy([c.placed.name for c in artifacts.containers])
 
     def _register(self, artifacts: ServiceArtifacts) -> None:
-        """The service's keystone user (admin on the service project), catalog entry and
-        endpoints, as components/openstack/service.py registers them - but before the
-        containers start: nova-conductor and nova-scheduler exit at start without their user
-        ("Placement service credentials do not work"), while the program registers after
-        its containers are healthy. Through the API HAProxy at the published identity URL."""
-        spec = artifacts.layout.spec
-        assert spec.keystone is not None
-        identity = self.localise(self.layout.identity_url("public"))
-        secrets = service_secrets(spec.name)
-        admin_file = self.workdir / "admin-password"
-        admin_file.write_text(service_secrets(self.layout.identity or "").admin_password)
-        own_file = self.workdir / f"{spec.name}-keystone-password"
-        own_file.write_text(secrets.keystone_password)
-        admin = self.settings.openstack
-        self.progress(f"{spec.name}: keystone user, service and endpoints")
-        for args in (("register", spec.name, str(own_file)),
-                     ("endpoints", spec.name, spec.keystone.type, admin.region,
-                      *(f"{i}={self.localise(u)}" for i, u in artifacts.endpoints))):
-            done = subprocess.run(
-                [str(SERVICES["keystone"].venv() / "bin" / "python"),
-                 str(Path(__file__).with_name("keystone_client.py")), args[0], identity,
-                 admin.admin_user, admin.admin_project, str(admin_file), *args[1:]],
-                env=service_env(adapt=True), capture_output=True, text=True, timeout=300,
-                check=False)
-            if done.returncode != 0:
-                raise RuntimeError(f"registering {spec.name} failed:\n{done.stderr[-3000:]}")
+        """The service's registration (components/render/registration.py, the description
+        the program's pulumi-openstack resources are made from), through openstacksdk at the
+        published identity URL, before its containers start as in the program: nova-conductor
+        exits at start without its user ("Placement service credentials do not work")."""
+        registration = artifacts.registration
+        assert registration is not None
+        secrets = service_secrets(registration.name)
+        passwords = [self._secret_file(f"{registration.name}-keystone-password",
+                                       secrets.keystone_password)]
+        if registration.domain is not None:
+            passwords.append(self._secret_file(f"{registration.name}-domain-admin-password",
+                                               secrets.domain_admin_password))
+        self.progress(f"{registration.name}: keystone user, roles, service and endpoints"
+                      + (f", domain {registration.domain.name}" if registration.domain else ""))
+        self.registrar("register", artifacts, *passwords)
+
+    def registrar(self, command: str, artifacts: ServiceArtifacts, *passwords: Path) -> Any:
+        """tests/openstack/register.py `command` for the service's registration (localised),
+        as the admin, through the published identity URL; its JSON answer."""
+        assert artifacts.registration is not None
+        os_s = self.settings.openstack
+        auth = {"auth_url": self.localise(self.layout.identity_url("public")),
+                "username": os_s.admin_user, "project_name": os_s.admin_project,
+                "region_name": os_s.region,
+                "password_file": str(self._secret_file(
+                    "admin-password",
+                    service_secrets(self.layout.identity or "").admin_password))}
+        description = json.loads(self.localise(json.dumps(artifacts.registration.as_json())))
+        return register.invoke(VENVS["openstackclient"] / "bin" / "python", command,
+                               description, auth, self.workdir / "registration", *passwords)
+
+    def _secret_file(self, name: str, value: str) -> Path:
+        folder = self.workdir / "secrets"
+        folder.mkdir(mode=0o700, exist_ok=True)
+        path = folder / name
+        path.touch(mode=0o600)
+        path.write_text(value)
+        return path
 
     def _run_bootstrap(self, name: str, art: ContainerArtifacts) -> None:
         start = time.monotonic()

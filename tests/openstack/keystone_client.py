@@ -2,8 +2,6 @@
 lives there). Prints one JSON object.
 
     <keystone venv>/bin/python keystone_client.py token URL USER PROJECT PASSWORD_FILE [PLACEMENT]
-    <keystone venv>/bin/python keystone_client.py register URL USER PROJECT PASSWORD_FILE \\
-        NAME SERVICE_PASSWORD_FILE
     <keystone venv>/bin/python keystone_client.py image URL USER PROJECT PASSWORD_FILE \\
         GLANCE_URL CHUNK_BYTES CHUNKS
 
@@ -13,11 +11,7 @@ token and with this one.
 image: glance's image API without a token and with this one, then an image created and its
 data uploaded with chunked transfer encoding, CHUNKS chunks of CHUNK_BYTES each, and read
 back.
-register: a service's keystone user as the program makes it (components/openstack/service.py
-with pulumi-openstack: the user in the Default domain, admin and service on the `service`
-project), here through keystone's REST API.
-endpoints NAME TYPE REGION INTERFACE=URL...: the service's catalog entry and its endpoints,
-as the program registers them (ServiceV3, EndpointV3); existing ones are kept.
+Registration goes through tests/openstack/register.py, from the program's description.
 """
 
 from __future__ import annotations
@@ -96,52 +90,15 @@ def image(sess: Any, glance: str, chunk_bytes: str, chunks: str) -> dict[str, An
             "listed": image_id in [i["id"] for i in sess.get(images).json()["images"]]}
 
 
-def register(url: str, sess: Any, name: str, password_file: str) -> dict[str, Any]:
-    def one(path: str, key: str, body: dict[str, Any], **query: str) -> str:
-        found = sess.get(f"{url}/{path}", params=query).json()[path]
-        if found:
-            return str(found[0]["id"])
-        return str(sess.post(f"{url}/{path}", json={key: body}).json()[key]["id"])
-
-    project_id = one("projects", "project", {"name": "service", "domain_id": "default"},
-                     name="service")
-    user_id = one("users", "user", {"name": name, "domain_id": "default",
-                                    "password": Path(password_file).read_text(),
-                                    "default_project_id": project_id}, name=name)
-    for role in ("admin", "service"):  # SERVICE_USER_ROLES, as the program grants them
-        role_id = sess.get(f"{url}/roles", params={"name": role}).json()["roles"][0]["id"]
-        sess.put(f"{url}/projects/{project_id}/users/{user_id}/roles/{role_id}")
-    return {"user_id": user_id}
-
-
-def endpoints(url: str, sess: Any, name: str, kind: str, region: str,
-              *pairs: str) -> dict[str, Any]:
-    found = sess.get(f"{url}/services", params={"type": kind}).json()["services"]
-    service_id = str(found[0]["id"]) if found else str(sess.post(
-        f"{url}/services", json={"service": {"name": name, "type": kind}}).json()
-        ["service"]["id"])
-    have = {e["interface"] for e in sess.get(
-        f"{url}/endpoints", params={"service_id": service_id}).json()["endpoints"]}
-    for pair in pairs:
-        interface, address = pair.split("=", 1)
-        if interface not in have:
-            sess.post(f"{url}/endpoints", json={"endpoint": {
-                "service_id": service_id, "interface": interface, "url": address,
-                "region_id": region}})
-    return {"service_id": service_id}
-
-
 def main() -> int:
     command, url, user, project, password_file, *rest = sys.argv[1:]
     auth, sess = admin_session(url, user, project, password_file)
     if command == "token":
         result = token(url, auth, sess, rest[0] if rest else None)
-    elif command == "endpoints":
-        result = endpoints(url, sess, *rest)
     elif command == "image":
         result = image(sess, *rest)
     else:
-        result = register(url, sess, *rest)
+        raise SystemExit(f"unknown command {command}")
     print(json.dumps(result))
     return 0
 

@@ -33,14 +33,16 @@ from components.render.openstack import (
     file_dests,
     render_service_files,
 )
+from components.render.registration import service_registration
 from components.render.service import render_service
 from config import Settings, build_topology
 from config.openstack_layout import ControlPlaneLayout, build_layout
 from config.service_secrets import ServiceSecrets
 from testbed.cluster import TestCluster
 from testbed.pytest_support import require_tool
+from tests.openstack import register
 from tests.openstack.migrations import COMMAND_TIMEOUT_S, service_env
-from tests.openstack.services import SERVICES
+from tests.openstack.services import SERVICES, VENVS
 from tests.ports import free_port, wait_for_port
 
 
@@ -178,6 +180,23 @@ class RenderedServices:
         ini = next(path for file, path in files.items() if file.startswith("uwsgi-"))
         with uwsgi_serving(venv, ini, env, without=without) as url:
             yield url
+
+    def register(self, name: str, keystone_url: str) -> None:
+        """`name`'s registration as the program describes it (tests/openstack/register.py),
+        through the keystone at `keystone_url`."""
+        described = service_registration(self.settings, self.layout, self.layout.service(name))
+        assert described is not None, f"{name} registers nothing"
+        password = self.workdir / "admin-password"
+        password.write_text(secrets_for("keystone").admin_password)
+        own = self.workdir / f"{name}-keystone-password"
+        own.write_text(secrets_for(name).keystone_password)
+        admin = self.settings.openstack
+        register.invoke(VENVS["openstackclient"] / "bin" / "python", "register",
+                        described.as_json(),
+                        {"auth_url": f"{keystone_url}/v3", "username": admin.admin_user,
+                         "project_name": admin.admin_project, "region_name": admin.region,
+                         "password_file": str(password)},
+                        self.workdir / "registration", own)
 
     def keystone_client(self, command: str, url: str, *args: str) -> dict[str, Any]:
         """tests/openstack/keystone_client.py in keystone's venv, as the stack's admin."""

@@ -173,7 +173,7 @@ def test_placement_checks_tokens_with_keystone(
     """Placement's rendered api-container files under real uWSGI, in front of keystone (also
     rendered, also uWSGI): its [keystone_authtoken] - its own service user, memcached - turns
     away a request without a token and serves one with the admin's token, from NDB."""
-    service_pw = _migrated_behind_keystone(rendered, admin_endpoint(cluster), "placement")
+    _migrated_behind_keystone(rendered, admin_endpoint(cluster), "placement")
     with (rendered.serve("keystone", "keystone-api-1") as keystone_url,
           rendered.serving_urls()):
         # The rendered files reach keystone through the API HAProxy, and keystone's catalog
@@ -184,7 +184,7 @@ def test_placement_checks_tokens_with_keystone(
                          f"{layout.public_url('keystone', 'public')}/v3": f"{keystone_url}/v3"}
         again = rendered.bootstrap("keystone", rendered.render("keystone"))
         assert again.returncode == 0, again.output[-3000:]
-        rendered.keystone_client("register", keystone_url, "placement", str(service_pw))
+        rendered.register("placement", keystone_url)
         with rendered.serve("placement", "placement-api-1") as placement_url:
             seen = rendered.keystone_client("token", keystone_url, placement_url)
     assert seen["service"] == {"without_token": 401, "with_token": 200,
@@ -192,15 +192,11 @@ def test_placement_checks_tokens_with_keystone(
 
 
 def _migrated_behind_keystone(rendered: RenderedServices, admin: AdminEndpoint,
-                              name: str) -> Path:
-    """keystone's and `name`'s migrations (idempotent: they may have run above already);
-    the file holding `name`'s keystone password, for registering it."""
+                              name: str) -> None:
+    """keystone's and `name`'s migrations (idempotent: they may have run above already)."""
     for service in ("keystone", name):
         run = rendered.migrate(service, admin)
         assert run.returncode == 0, run.output[-4000:]
-    password = rendered.workdir / f"{name}-password"
-    password.write_text(secrets_for(name).keystone_password)
-    return password
 
 
 def test_glance_serves_and_stores_chunked_uploads_under_uwsgi(
@@ -214,7 +210,7 @@ def test_glance_serves_and_stores_chunked_uploads_under_uwsgi(
     upload without the rendered chunked-input-limit fails: uWSGI's default refuses a
     chunk over 1 MiB."""
     admin = admin_endpoint(cluster)
-    service_pw = _migrated_behind_keystone(rendered, admin, "glance")
+    _migrated_behind_keystone(rendered, admin, "glance")
     layout = rendered.layout
     glance = layout.service("glance")
     api = next(c for c in glance.containers if c.role == "api")
@@ -228,7 +224,7 @@ def test_glance_serves_and_stores_chunked_uploads_under_uwsgi(
                          f"{layout.public_url('keystone', 'public')}/v3": f"{keystone_url}/v3"}
         again = rendered.bootstrap("keystone", rendered.render("keystone"))
         assert again.returncode == 0, again.output[-3000:]
-        rendered.keystone_client("register", keystone_url, "glance", str(service_pw))
+        rendered.register("glance", keystone_url)
         log = rendered.workdir / api.name / "etc/glance/uwsgi-api.log"
         with rendered.serve("glance", api.name) as glance_url:
             try:
