@@ -117,6 +117,11 @@ def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Servic
     ).values({name: api.backend_port for name, api in service.apis.items()})
 
 
+def lock_path(service: Service) -> str:
+    """oslo.concurrency's external locks: /var/lib/<service>/tmp, as Kolla-Ansible sets it."""
+    return f"/var/lib/{service.name}/tmp"
+
+
 def process_name(service: Service, where: Placed) -> str:
     """The container's name within its service as Kolla-Ansible names it (nova-api,
     nova-conductor, ..., and <service>-bootstrap): oslo.messaging's processname."""
@@ -147,6 +152,10 @@ def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: S
         # With host networking their containers share the host's name and would declare
         # the same reply queues, each taking the others' replies (Kolla-Ansible sets it too).
         out.set("oslo_messaging_rabbit", "processname", process)
+        # The queue manager keeps its per-host counters under an external (file) lock:
+        # without lock_path heat-api fails its first RPC call (RequiredOptError, a 500 on
+        # `stack create`) while every health check passes. Kolla's path, in the service's home.
+        out.set("oslo_concurrency", "lock_path", lock_path(service))
     if service.cache:
         for key, value in (("backend", "oslo_cache.memcache_pool"), ("enabled", "true"),
                            ("memcache_servers", values["memcache_servers"])):

@@ -253,6 +253,10 @@ def test_messaging_services_use_durable_queues_named_per_container(stack: str) -
             rabbit = dict(parser.items("oslo_messaging_rabbit"))
             assert {k: rabbit[k] for k in RABBIT_OPTIONS} == RABBIT_OPTIONS, where.name
             assert "heartbeat_in_pthread" not in rabbit  # gone from oslo.messaging 18
+            # the queue manager (use_queue_manager) locks a file: heat-api's RPC calls failed
+            # with RequiredOptError without it
+            assert parser.get("oslo_concurrency", "lock_path") == \
+                f"/var/lib/{service.name}/tmp", where.name
             names[(where.host, rabbit["processname"])] = where.name
     assert ("db-b" if stack == "prod" else "local", "nova-api") in names
     count = sum(len(s.containers) + (s.bootstrap is not None)
