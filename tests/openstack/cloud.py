@@ -183,9 +183,9 @@ ln -sfn "$(basename "$(dirname "$SITE")")" "$VENV/lib/python3"
 # USER (it starts as root): /etc/openstack-dashboard with Horizon's policy files and its
 # example local_settings.py, which openstack_dashboard/local/ links to, as it links its
 # local_settings.d there; Horizon's manage.py in the venv (the wheel has none: its source
-# tree's, verbatim); extend_start.sh, which collects and compresses the static files for
-# the rendered settings at every start, as root. Left out: `compilemessages` (translation
-# catalogs; English pages need none).
+# tree's code, without the licence header); extend_start.sh, which collects and compresses
+# the static files for the rendered settings at every start, as root. Left out:
+# `compilemessages` (translation catalogs; English pages need none).
 IMAGE_BUILDS: dict[str, ImageBuild] = {
     "horizon": ImageBuild(r"""
 mkdir -p /etc/openstack-dashboard/local_settings.d
