@@ -30,7 +30,7 @@ help:
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole $(STACK) control plane as processes on a test-bed cluster"
-	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder from PyPI (cached)"
+	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    figures, not tests: the program under mocks; writes under a rolling restart"
@@ -98,8 +98,9 @@ test-mocks: venv
 testbed:
 	bash testbed/provision.sh
 
-# keystone, glance, placement, nova, neutron, heat and cinder from PyPI, one cached venv each,
-# to run their own migrations against the test bed (cold ~8 min, warm seconds).
+# keystone, glance, placement, nova, neutron, heat, cinder and horizon from PyPI, one cached
+# venv each, to run their own migrations against the test bed and serve the control plane
+# in tests/openstack/running/ (cold ~8 min, warm seconds).
 openstack-venvs:
 	bash tests/openstack/provision_services.sh
 

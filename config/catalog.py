@@ -23,7 +23,8 @@ from config.service_secrets import SECRET_FILES
 
 CATALOG = Path(__file__).with_name("catalog.yaml")
 Port = Annotated[int, Field(ge=1, le=65535)]
-# The bootstrap lines' file markers: {conf:<config file>} and {secret:<secret file>}.
+# The file markers of bootstrap lines and config templates: {conf:<config file>} and
+# {secret:<secret file>}, which the renderer turns into the file's path in the container.
 FILE_MARKER = re.compile(r"\{(conf|secret):([\w.-]+)\}")
 IDENTITY_TYPE = "identity"  # the keystone catalog type of the service every other one uses
 
@@ -145,6 +146,9 @@ class Service(Entry):
     apis: dict[str, Api] = Field(default_factory=dict)
     containers: dict[str, Container]
     config_files: dict[str, ConfigFile] = Field(default_factory=dict)
+    # Where the service's own files go (uWSGI ini, secret files); default: the directory of
+    # its first config file.
+    config_dir: Annotated[str, Field(pattern=r"^/[\w./-]*[\w-]$")] | None = None
     bootstrap: Bootstrap | None = None
     depends_on: tuple[str, ...] = ()
     fernet_keys: tuple[str, ...] = ()
@@ -201,11 +205,15 @@ class Service(Entry):
             if leaked:
                 problems.append(f"{what} uses secret fields {sorted(leaked)}: only INI "
                                 "options and {secret:...} files may hold secrets")
-        for line in self.bootstrap.commands if self.bootstrap else ():
-            for kind, name in FILE_MARKER.findall(line):
+        marked = [("bootstrap line", line)
+                  for line in (self.bootstrap.commands if self.bootstrap else ())]
+        marked += [(f"configFiles.{n}.template", f.template)
+                   for n, f in self.config_files.items() if f.template is not None]
+        for what, text in marked:
+            for kind, name in FILE_MARKER.findall(text):
                 known = self.config_files if kind == "conf" else SECRET_FILES
                 if name not in known:
-                    problems.append(f"bootstrap line names unknown {kind} file {name!r}")
+                    problems.append(f"{what} names unknown {kind} file {name!r}")
         apis = set(self.apis)
         problems += [f"unknown placeholder ${{{field}}}" for text in self._texts()
                      for field in _fields(text) if not is_known(field, apis)]

@@ -31,7 +31,7 @@ from components.render.service import ContainerArtifacts, ServiceArtifacts, fern
 from components.render.shell import Script
 from components.wiring import GATE_INTERPRETER
 from config.addressing import Endpoint
-from config.service_secrets import ServiceSecrets
+from config.service_secrets import SECRET_KEY_FILE, ServiceSecrets
 from config.settings import Settings
 
 # How the NDB gate runs ndb_fit: the program's own virtualenv, from the project directory
@@ -92,11 +92,17 @@ class OpenStackService(pulumi.ComponentResource):
         if args.keystone is not None and spec.keystone_domain is not None:
             self.domain_admin_password = random.RandomPassword(
                 f"{name}-domain-admin-password", length=32, special=False, opts=child).result
+        # A signing key of its own (Horizon's SECRET_KEY) when one of its files names it.
+        self.secret_key: pulumi.Output[str] = pulumi.Output.from_input("")
+        if any(SECRET_KEY_FILE in c.secret_files for c in args.artifacts.containers):
+            self.secret_key = random.RandomPassword(
+                f"{name}-secret-key", length=64, special=False, opts=child).result
         self.fernet_keys = {dest: random.RandomBytes(f"{name}-fernet-{i}", length=32, opts=child)
                             for i, dest in enumerate(spec.fernet_keys)}
         self.secrets: pulumi.Output[ServiceSecrets] = pulumi.Output.all(
             self.database_password, self.keystone_password,
             args.rabbitmq_password, args.admin_password, self.domain_admin_password,
+            self.secret_key,
         ).apply(lambda v: ServiceSecrets(*v))
         ready: list[pulumi.Resource] = list(args.after)
         self.database: ServiceDatabase | None = None

@@ -11,7 +11,12 @@ from components.render.kolla import (
     render_bootstrap_script,
     render_ndb_gate_script,
 )
-from components.render.openstack import file_dests, placeholders, secret_dest
+from components.render.openstack import (
+    file_dests,
+    placeholders,
+    secret_dest,
+    template_secret_files,
+)
 from components.render.shell import Script
 from config.catalog import FILE_MARKER, Service
 from config.openstack_layout import ControlPlaneLayout, ServiceLayout, build_layout
@@ -19,12 +24,15 @@ from config.service_secrets import ServiceSecrets
 from config.settings import Settings
 
 
-def secret_files(service: Service) -> dict[str, str]:
-    """The {secret:<file>} files its bootstrap lines read: upload name -> container path."""
-    lines = service.bootstrap.commands if service.bootstrap else ()
-    names = sorted({name for line in lines for kind, name in FILE_MARKER.findall(line)
-                    if kind == "secret"})
-    return {n: secret_dest(service, n) for n in names}
+def secret_files(service: Service, *, bootstrap: bool = True) -> dict[str, str]:
+    """The {secret:<file>} files a container of the service reads - those its config
+    templates name and, for the bootstrap, those its lines read: upload name -> container
+    path."""
+    lines = service.bootstrap.commands if service.bootstrap and bootstrap else ()
+    names = {name for line in lines for kind, name in FILE_MARKER.findall(line)
+             if kind == "secret"}
+    return {n: secret_dest(service, n)
+            for n in sorted(names | set(template_secret_files(service)))}
 
 
 def container_paths(service: ServiceLayout) -> dict[str, str]:

@@ -23,7 +23,7 @@ from urllib.parse import quote
 
 from components.render.common import HEADER
 from components.render.ndb import SERVICE_SQL_MODE
-from config.catalog import ConfigFile, Container, DatabaseRef, Service
+from config.catalog import FILE_MARKER, ConfigFile, Container, DatabaseRef, Service
 from config.openstack_layout import (
     RABBITMQ_USER,
     RABBITMQ_VHOST,
@@ -251,7 +251,8 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
     out = {}
     for name, file in service.config_files.items():
         if file.template is not None:  # the catalog refuses secret fields in templates
-            out[name] = string.Template(file.template).substitute(values)
+            text = string.Template(file.template).substitute(values)
+            out[name] = FILE_MARKER.sub(lambda m: file_path(service, where, m[1], m[2]), text)
             continue
         own = own_sections(file, values)
         if name != main:
@@ -305,6 +306,18 @@ def _uwsgi(service: Service, where: Placed) -> tuple[str, Container] | None:
     return (f"uwsgi-{where.role}.ini", spec) if spec.wsgi is not None else None
 
 
+def template_secret_files(service: Service) -> list[str]:
+    """The {secret:<file>} files the service's config templates name: every container that
+    gets the config files gets these too."""
+    return sorted({name for f in service.config_files.values() if f.template is not None
+                   for kind, name in FILE_MARKER.findall(f.template) if kind == "secret"})
+
+
+def file_path(service: Service, where: Placed, kind: str, name: str) -> str:
+    """A {conf:<file>} or {secret:<file>} marker -> that file's path in the container."""
+    return file_dests(service, where)[name] if kind == "conf" else secret_dest(service, name)
+
+
 def file_dests(service: Service, where: Placed) -> dict[str, str]:
     """Plain file name -> where kolla_start puts it, for every plain file of one container."""
     out = {name: f.dest for name, f in service.config_files.items()}
@@ -345,32 +358,41 @@ def render_healthcheck(settings: Settings, layout: ControlPlaneLayout, service: 
 def render_uwsgi_ini(container: Container, values: Mapping[str, str]) -> str:
     """uWSGI serving the service's WSGI module at the container's API backend port: one
     master, openstack.workers processes, each loading the app itself (lazy-apps: no sockets
-    or DB connections shared across fork), then the catalog's own options for this container.
+    or DB connections shared across fork), as the container's user (`uid`, as Kolla-Ansible
+    sets it for every service: an image without a USER, such as Horizon's, starts as root),
+    then the catalog's own options for this container, which replace a default of the same
+    name (Horizon's one thread per process).
 
     The workers parse HTTP themselves (http-socket; Kolla-Ansible puts uWSGI's `http` router
     in front instead, whose http-chunked-input / http-raw-body pass chunked bodies through):
     a chunked request body reaches the app through uwsgi.chunked_read() either way.
     socket-timeout is Kolla's 30 s: uWSGI's default (4 s) is also how long chunked_read
     waits for the next chunk of an upload."""
-    extra = "".join(f"{k} = {_ini_value(v)}\n" for k, v in container.uwsgi.items())
+    options: dict[str, object] = {
+        "http-socket": f"{values['bind_host']}:{values['api_port']}",
+        "module": container.wsgi,
+        "master": True,
+        "processes": values["workers"],
+        "threads": 2,
+        "enable-threads": True,
+        "lazy-apps": True,
+        "need-app": True,
+        "die-on-term": True,
+        "buffer-size": 65535,
+        "socket-timeout": 30,
+        "add-header": "Connection: close",
+        "uid": container.user,
+        **container.uwsgi,
+    }
+    lines = "".join(f"{k} = {_ini_value(v)}\n" for k, v in options.items())
     env = "".join(f"env = {k}={v}\n" for k, v in container.env.items())
-    return f"""{HEADER}[uwsgi]
-http-socket = {values["bind_host"]}:{values["api_port"]}
-module = {container.wsgi}
-master = true
-processes = {values["workers"]}
-threads = 2
-enable-threads = true
-lazy-apps = true
-need-app = true
-die-on-term = true
-buffer-size = 65535
-socket-timeout = 30
-add-header = Connection: close
-{extra}{env}"""
+    return f"{HEADER}[uwsgi]\n{lines}{env}"
 
 
 def config_dir(service: Service) -> str:
+    """The service's own directory: the catalog's configDir, else its first file's."""
+    if service.config_dir is not None:
+        return service.config_dir
     first = next(iter(service.config_files.values()))
     return str(PurePosixPath(first.dest).parent)
 

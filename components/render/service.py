@@ -142,7 +142,7 @@ def render_service(settings: Settings, topology: Topology, layout: ControlPlaneL
             settings, topology, layout, service, placed, role=placed.role, image=role.image,
             user=role.user,
             command=container_command(spec, placed), label=f"{spec.name}-{role.image}",
-            named_secrets={},
+            named_secrets=secret_files(spec, bootstrap=False),
             healthcheck=tuple(render_healthcheck(settings, layout, spec, placed))))
     return ServiceArtifacts(service, bootstrap, gate, tuple(containers),
                             service_registration(settings, layout, service))

@@ -256,3 +256,19 @@ def test_keystone_resources_are_the_shared_registration_description(stack: str) 
                                        key=SERVICE_USER_ROLES.index)),
             endpoints=endpoints, domain=domain)
     assert seen == described
+
+
+def test_horizon_gets_a_generated_secret_key_as_a_file_of_its_own() -> None:
+    """Django's SECRET_KEY: generated once (RandomPassword, kept in state), uploaded alone
+    and secret; the settings snippet only names the file. No other service gets one."""
+    r = run("dev")
+    keys = [x.name for x in r.resources if x.name.endswith("-secret-key")
+            and x.type == "random:index/randomPassword:RandomPassword"]
+    assert keys == ["openstack-horizon-secret-key"]
+    assert r.by_name("openstack-horizon-secret-key").inputs["length"] == 64
+    dashboard = r.by_name("openstack-horizon-dashboard-1")
+    files = {u["file"]: u["content"] for u in dashboard.raw_inputs["uploads"]}
+    secret = files["/var/lib/kolla/config_files/secret-key"]
+    assert _is_secret(secret) and secret["value"] == "mock-password-openstack-horizon-secret-key"
+    snippet = files["/var/lib/kolla/config_files/_9998-kolla-settings.py"]
+    assert isinstance(snippet, str) and 'open("/etc/horizon/secret-key"' in snippet

@@ -12,9 +12,13 @@ sees what the container would see:
   What the image itself holds is put there the way the image build does: Kolla's health check
   scripts in /usr/local/bin, the service's own `etc/<service>` files (api-paste.ini, ...) in
   /etc/<service> (Kolla's `cp -r /<service>/etc/<service>/* /etc/<service>/`, here from the
-  service's PyPI venv), the service user with its home /var/lib/<user>. The program runs from
-  the service's PyPI venv (first on PATH) at the venv's own path, since a venv's scripts name
-  their interpreter by absolute path (the image has its venv at /var/lib/kolla/venv).
+  service's PyPI venv), the service user with its home /var/lib/<user>, in group `kolla`.
+  The program runs from the service's PyPI venv (first on PATH) at the venv's own path, since
+  a venv's scripts name their interpreter by absolute path; /var/lib/kolla/venv, where the
+  image has its venv, links to it. An image's own build steps (IMAGE_BUILDS: Horizon's
+  /etc/openstack-dashboard and local_settings links) are replayed as root in the overlay, and
+  its `kolla_extend_start` (Kolla's extend_start.sh: Horizon's collectstatic and compress for
+  the rendered settings) is sourced after kolla_set_configs, as `kolla_start` does.
 - **Its own PID namespace** (`unshare --pid --fork --kill-child`, proc mounted in the overlay):
   the command is the namespace's first process, as in a container; killing the wrapper kills
   every process of the namespace, so nothing outlives `stop()`.
@@ -35,7 +39,7 @@ Processes share the machine's network namespace and run as root where the contai
 command would drop to its user only through `kolla_start`'s `sudo`: the command itself runs as
 the container's user (setpriv), like the image's `USER`.
 
-Used by tests/openstack/running/ (make test) (`make test`) and `make cloud-up`.
+Used by tests/openstack/running/ (`make test`) and `make cloud-up`.
 """
 
 from __future__ import annotations
@@ -94,7 +98,7 @@ from tests.openstack import register  # noqa: E402
 from tests.openstack.cluster import admin_endpoint, dev_cluster, dev_settings  # noqa: E402
 from tests.openstack.migrations import COMMAND_TIMEOUT_S  # noqa: E402
 from tests.openstack.rendered import secrets_for  # noqa: E402
-from tests.openstack.services import SERVICES, VENVS  # noqa: E402
+from tests.openstack.services import VENVS  # noqa: E402
 from tests.ports import wait_for_port  # noqa: E402
 from tests.real.rabbitmq_server import (  # noqa: E402
     RABBITMQ_BIN,
@@ -112,12 +116,13 @@ WILDCARD = "0.0.0.0"
 PDEATHSIG = ["setpriv", "--pdeathsig", "KILL", "--"]
 
 # Runs as root in the container's new mount and PID namespaces (it is PID 1 there): the
-# overlay root, the uploads, then in the overlay what `kolla_start` does as root
-# (kolla_set_configs) and the exec of /run_command as the container's user.
+# overlay root, the uploads, what the image's build made (image_build), then in the overlay
+# what `kolla_start` does: kolla_set_configs as root, the image's kolla_extend_start if it has
+# one, and the exec of /run_command as the container's user.
 _CONTAINER_SCRIPT = r"""
 set -euo pipefail
-stage=$1 top=$2 user=$3 venv=$4
-shift 4  # the rest: the container's environment, NAME=value
+stage=$1 top=$2 user=$3 venv=$4 build=$5
+shift 5  # the rest: the container's environment, NAME=value
 mount -t tmpfs tmpfs "$top"
 mkdir -p "$top/upper" "$top/work" "$top/root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$top/upper,workdir=$top/work" "$top/root"
@@ -127,26 +132,93 @@ mount --rbind /sys "$top/root/sys"
 cp -a "$stage/." "$top/root/"
 exec chroot "$top/root" /bin/bash -c '
   set -euo pipefail
-  user=$1 venv=$2; shift 2
+  user=$1 venv=$2 build=$3; shift 3
   id "$user" >/dev/null 2>&1 || useradd -M -r -d "/var/lib/$user" -s /usr/sbin/nologin "$user"
   install -d -o "$user" -g "$user" "/var/lib/$user"
   # The venv stays at its own path under /root (its scripts name it), which only root may
   # enter on this machine: let the user through, in this overlay only.
   chmod o+x /root
+  VENV=$venv USER_NAME=$user bash -euo pipefail -c "$build"
+  path="$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
   env KOLLA_CONFIG_STRATEGY=COPY_ALWAYS python3 /usr/local/bin/kolla_set_configs
   command=$(cat /run_command)
+  # kolla_start sources it with the container environment, as the image USER (root for
+  # the only images that have one here, IMAGE_BUILDS), under errexit, nounset, pipefail.
+  if [ -f /usr/local/bin/kolla_extend_start ]; then
+    env -i "PATH=$path" HOME=/root LANG=C.UTF-8 "$@" bash -c \
+      "set -o errexit -o pipefail -o nounset; . /usr/local/bin/kolla_extend_start"
+  fi
   echo "Running command: $command"
   # Not exec: this root shell stays PID 1 (as dumb-init in Kolla images) and the command its
   # child. Changing the uid clears the parent-death signal that --kill-child set, so a
   # command exec-ed here would survive a harness killed hard; the shell keeps it, and the
   # namespace dies with it.
   # shellcheck disable=SC2086  # kolla_start runs it unquoted: split on blanks, no shell
-  env -i "PATH=$venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
-    "HOME=/var/lib/$user" LANG=C.UTF-8 "$@" \
+  env -i "PATH=$path" "HOME=/var/lib/$user" LANG=C.UTF-8 "$@" \
     setpriv --reuid "$user" --regid "$user" --init-groups -- $command &
   wait $!
-' container "$user" "$venv" "$@"
+' container "$user" "$venv" "$build" "$@"
 """
+
+
+@dataclass(frozen=True)
+class ImageBuild:
+    """What one Kolla image's Dockerfile adds that a container needs, replayed at start."""
+
+    run: str  # its RUN steps, as bash (root, in the overlay; $VENV, $SITE, $USER_NAME)
+    extend_start: str | None = None  # its extend_start.sh, under Kolla's docker/
+
+
+# Every image, from the bases (kolla 23.0.0's docker/base and docker/openstack-base): the
+# group `kolla` that configure_user puts each service user in, and the venv at
+# /var/lib/kolla/venv - here a link to the service's PyPI venv - with its lib/python3 link.
+BASE_IMAGE_BUILD = r"""
+getent group kolla >/dev/null || groupadd -r kolla
+usermod --append --groups kolla "$USER_NAME"
+mkdir -p /var/lib/kolla
+ln -sfn "$VENV" /var/lib/kolla/venv
+ln -sfn "$(basename "$(dirname "$SITE")")" "$VENV/lib/python3"
+"""
+
+# What an image adds (its docker/<image>/Dockerfile.j2). Kolla's horizon image, which has no
+# USER (it starts as root): /etc/openstack-dashboard with Horizon's policy files and its
+# example local_settings.py, which openstack_dashboard/local/ links to, as it links its
+# local_settings.d there; Horizon's manage.py in the venv (the wheel has none: its source
+# tree's code, without the licence header); extend_start.sh, which collects and compresses
+# the static files for the rendered settings at every start, as root. Left out:
+# `compilemessages` (translation catalogs; English pages need none).
+IMAGE_BUILDS: dict[str, ImageBuild] = {
+    "horizon": ImageBuild(r"""
+mkdir -p /etc/openstack-dashboard/local_settings.d
+cp -r "$SITE/openstack_dashboard/conf/." /etc/openstack-dashboard/
+cp "$SITE/openstack_dashboard/local/local_settings.py.example" \
+  /etc/openstack-dashboard/local_settings.py
+ln -sfn /etc/openstack-dashboard/local_settings.py \
+  "$SITE/openstack_dashboard/local/local_settings.py"
+rm -rf "$SITE/openstack_dashboard/local/local_settings.d"
+ln -s /etc/openstack-dashboard/local_settings.d "$SITE/openstack_dashboard/local/local_settings.d"
+cat >/var/lib/kolla/venv/bin/manage.py <<'MANAGE'
+#!/usr/bin/env python3
+import os
+import sys
+
+from django.core.management import execute_from_command_line
+
+if __name__ == "__main__":
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE",
+                          "openstack_dashboard.settings")
+    execute_from_command_line(sys.argv)
+MANAGE
+""", extend_start="horizon/extend_start.sh"),
+}
+
+
+def image_build(image: str) -> str:
+    """The bash that makes the overlay hold what `image` holds (BASE_IMAGE_BUILD, then its
+    IMAGE_BUILDS entry): run as root in the container's overlay before kolla_start."""
+    build = IMAGE_BUILDS.get(image)
+    return ('SITE=$(echo "$VENV"/lib/python3.*/site-packages)\n' + BASE_IMAGE_BUILD
+            + (build.run if build is not None else ""))
 
 
 def service_secrets(name: str) -> ServiceSecrets:
@@ -436,8 +508,8 @@ class Cloud:
     def _start_service(self, artifacts: ServiceArtifacts) -> None:
         name = artifacts.name
         self.artifacts[name] = artifacts
-        service = SERVICES.get(name)
-        if service is None or not (service.venv() / ".provisioned").is_file():
+        venv = VENVS.get(name)
+        if venv is None or not (venv / ".provisioned").is_file():
             for art in artifacts.containers:
                 self.results[art.placed.name] = Result(
                     art.placed.name, name, art.role, _command(art), detail=(
@@ -529,7 +601,7 @@ class Cloud:
         top = folder / "top"
         top.mkdir(parents=True, exist_ok=True)
         logfile = folder / "output.log"
-        venv = SERVICES[name].venv()
+        venv = VENVS[name]
         config = json.loads((stage / KOLLA_CONFIG_DIR.lstrip("/") / "config.json").read_text())
         spec = self.layout.service(name).spec
         if bootstrap:
@@ -539,7 +611,7 @@ class Cloud:
             user = spec.containers[art.role].user
         argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--fork", "--kill-child",
                 "--propagation", "private", "--", "bash", "-c", _CONTAINER_SCRIPT, where.name,
-                str(stage), str(top), user, str(venv), *art.envs]
+                str(stage), str(top), user, str(venv), image_build(art.image), *art.envs]
         result = Result(where.name, name, art.role, config["command"])
         self.progress(f"{where.name}: {config['command']}"
                       + (" (bootstrap, run to its end)" if bootstrap else ""))
@@ -560,7 +632,7 @@ class Cloud:
         if stage.exists():
             shutil.rmtree(stage)
         docker = kolla_docker()
-        venv = SERVICES[name].venv()
+        venv = VENVS[name]
         spec = self.layout.service(name).spec
         # The image: the service's etc files, Kolla's health checks and kolla_set_configs.
         etc = venv / "etc" / name
@@ -572,6 +644,11 @@ class Cloud:
             shutil.copy(script, bin_dir / script.name)
             (bin_dir / script.name).chmod(0o755)
         shutil.copy(docker / "base" / "set_configs.py", bin_dir / "kolla_set_configs")
+        build = IMAGE_BUILDS.get(art.image)
+        if build is not None and build.extend_start is not None:
+            # `COPY extend_start.sh /usr/local/bin/kolla_extend_start`, mode 0644: sourced.
+            shutil.copy(docker / build.extend_start, bin_dir / "kolla_extend_start")
+            (bin_dir / "kolla_extend_start").chmod(0o644)
         # The uploads: plain files (config files localised), secret files, fernet keys.
         for file in art.files:
             path = stage / file.path.lstrip("/")

@@ -48,7 +48,8 @@ from tests.ports import free_port, wait_for_port
 
 def secrets_for(name: str) -> ServiceSecrets:
     return ServiceSecrets(database_password=f"{name}-db-pw", keystone_password=f"{name}-ks-pw",
-                          rabbitmq_password="rabbit-pw", admin_password="admin-pw-0")
+                          rabbitmq_password="rabbit-pw", admin_password="admin-pw-0",
+                          secret_key=f"{name}-secret-key-" + "0123456789" * 5)
 
 
 @dataclass(frozen=True)

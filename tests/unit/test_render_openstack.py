@@ -45,7 +45,7 @@ from tests.stacks import STACKS, modified, settings_for
 
 SECRETS = ServiceSecrets(database_password="db/pw:@1", keystone_password="ks-pw",
                          rabbitmq_password="rb-pw", admin_password="admin-pw",
-                         domain_admin_password="dom-pw")
+                         domain_admin_password="dom-pw", secret_key="django-signing-key")
 
 
 def all_files(stack: str, *, secret: bool = True) -> dict[tuple[str, str], str]:
@@ -139,6 +139,11 @@ def test_catalog_header_lists_every_placeholder() -> None:
      "DEFAULT.workers is also set in configFiles"),
     ({"bootstrap": {"image": "x", "user": "x", "commands": ["x {secret:root-pw}"]}},
      "unknown secret file"),
+    ({"configFiles": {"a.py": {"dest": "/a.py", "template": "K = open('{secret:key}')"}}},
+     "configFiles.a.py.template names unknown secret file 'key'"),
+    ({"configFiles": {"a.py": {"dest": "/a.py", "template": "# {conf:b.conf}"}}},
+     "unknown conf file"),
+    ({"configDir": "etc/demo"}, "should match pattern"),
 ])
 def test_catalog_rejects_broken_entries(entry: dict[str, object], message: str) -> None:
     keystone = {"slot": 0, "description": "identity", "databases": [],
@@ -229,6 +234,56 @@ def test_service_files_carry_keystone_rabbit_and_cache() -> None:
     assert "module = glance.wsgi.api:application" in glance
     assert "chunked-input-limit = 67108864\n" in glance  # only glance's has it
     assert "chunked-input-limit" not in uwsgi
+    # uWSGI runs as the container's user, as Kolla-Ansible's `uid`, whatever the image's USER.
+    assert "\nuid = keystone\n" in uwsgi and "\nuid = glance\n" in glance
+
+
+def test_horizon_is_served_by_uwsgi_as_kolla_ansible_serves_it(tmp_path: Path) -> None:
+    """Kolla-Ansible 2026.2's Horizon: uWSGI serving openstack_dashboard.wsgi with one thread
+    per process and the collected static files (static-map), as `uid` horizon; its settings
+    snippet in local_settings.d keeps sessions in memcached (PyMemcacheCache, ignore_exc)
+    and reads SECRET_KEY from a generated secret file that holds nothing else."""
+    settings = settings_for("dev")
+    topo, layout = build_topology(settings), build_layout(settings)
+    horizon = render_service(settings, topo, layout, layout.service("horizon"))
+    assert horizon.bootstrap is None
+    (dashboard,) = horizon.containers
+    config = json.loads(next(f.text for f in dashboard.files if f.path.endswith("config.json")))
+    assert config["command"] == "uwsgi --ini /etc/horizon/uwsgi-dashboard.ini"
+    dests = {f["dest"]: (f["owner"], f["perm"]) for f in config["config_files"]}
+    assert dests == {
+        "/etc/openstack-dashboard/local_settings.d/_9998-kolla-settings.py":
+            ("horizon", "0600"),
+        "/etc/horizon/uwsgi-dashboard.ini": ("horizon", "0600"),
+        "/etc/horizon/secret-key": ("horizon", "0600")}
+    assert dashboard.secret_files == {"secret-key": "/etc/horizon/secret-key"}
+    assert dashboard.render_secrets(SECRETS) == {"secret-key": "django-signing-key"}
+    files = render_service_files(settings, topo, layout, layout.service("horizon").spec,
+                                 where=dashboard.placed)
+    uwsgi = files["uwsgi-dashboard.ini"]
+    assert "\nmodule = openstack_dashboard.wsgi:application\n" in uwsgi
+    assert uwsgi.count("\nthreads = ") == 1 and "\nthreads = 1\n" in uwsgi
+    assert "\nuid = horizon\n" in uwsgi
+    assert ("\nstatic-map = /static=/var/lib/kolla/venv/lib/python3/site-packages/static\n"
+            in uwsgi)
+    snippet = files["_9998-kolla-settings.py"]
+    assert "django-signing-key" not in snippet and '"/etc/horizon/secret-key"' in snippet
+    key_file = tmp_path / "secret-key"
+    key_file.write_text(dashboard.render_secrets(SECRETS)["secret-key"])
+    # Horizon's settings.py exec()s each local_settings.d snippet in its own namespace,
+    # where gettext_lazy is `_`.
+    namespace: dict[str, object] = {"_": str}
+    exec(snippet.replace("/etc/horizon/secret-key", str(key_file)), namespace)
+    assert namespace["SECRET_KEY"] == "django-signing-key"
+    assert namespace["SESSION_ENGINE"] == "django.contrib.sessions.backends.cache"
+    assert namespace["CACHES"] == {"default": {
+        "BACKEND": "django.core.cache.backends.memcached.PyMemcacheCache",
+        "LOCATION": ["172.28.0.195:11211"], "OPTIONS": {"ignore_exc": True}}}
+    assert namespace["OPENSTACK_KEYSTONE_URL"] == layout.identity_url("internal")
+    assert namespace["COMPRESS_OFFLINE"] is True and namespace["DEBUG"] is False
+    # Kolla-Ansible's check: the root URL (an anonymous user is redirected to the login).
+    assert dashboard.healthcheck == ("CMD", "healthcheck_curl",
+                                     f"http://{dashboard.placed.address}:28080")
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -266,7 +321,7 @@ def test_messaging_services_use_durable_queues_named_per_container(stack: str) -
 
 def test_every_process_gets_the_worker_count() -> None:
     """openstack.workers reaches each process's own option, in its own container's files:
-    uWSGI's processes, the command containers' catalog `workers` options, Horizon's Apache."""
+    uWSGI's processes (Horizon's too), the command containers' catalog `workers` options."""
     settings = load_settings(modified("dev", "openstack.workers", 3))
     topo, layout = build_topology(settings), build_layout(settings)
     files: dict[tuple[str, str], str] = {}
@@ -287,8 +342,7 @@ def test_every_process_gets_the_worker_count() -> None:
     assert not ini(files[("nova-api-1", "nova.conf")]).has_option("conductor", "workers")
     assert ini(files[("neutron-rpc-1", "neutron.conf")]).get(
         "DEFAULT", "rpc_state_report_workers") == "3"
-    assert "WSGIDaemonProcess horizon processes=3 threads=2" in \
-        files[("horizon-dashboard-1", "horizon.conf")]
+    assert ("horizon-dashboard-1", "uwsgi-dashboard.ini") in wsgi
 
 
 def test_neutron_runs_its_periodic_workers_as_kolla_does() -> None:

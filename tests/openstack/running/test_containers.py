@@ -30,11 +30,7 @@ from tests.openstack.cluster import dev_settings
 # (container, the command the catalog renders for it) -> why it fails today.
 EXPECTED_FAILURES: dict[tuple[str, str], str] = {}
 # Containers the harness cannot run yet, and why.
-NOT_RUN: dict[str, str] = {
-    "horizon-dashboard-1": (
-        "no horizon venv: tests/openstack/provision_services.sh does not install Horizon yet, "
-        "and its image runs apache2 with mod_wsgi"),
-}
+NOT_RUN: dict[str, str] = {}
 
 _LAYOUT = build_layout(dev_settings())
 CONTAINERS = [c.name for s in _LAYOUT.services for c in s.containers]
