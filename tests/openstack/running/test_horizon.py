@@ -44,11 +44,6 @@ SESSION_KEY = ":1:django.contrib.sessions.cache{}"
 # Horizon answers 5xx to a page's request only for a known catalog fault (path -> why); a fault
 # that is fixed fails the test until its entry goes, as EXPECTED_FAILURES in test_containers.
 KNOWN_SERVER_ERRORS: dict[str, str] = {
-    "/api/glance/metadefs/namespaces/": (
-        "glance's bootstrap runs db_sync but not `glance-manage db_load_metadefs`, which "
-        "Kolla's glance-api image runs in its bootstrap; with no metadata namespace Horizon "
-        "27 asks futurist for a pool of 0 workers (ValueError): Project > Images' request "
-        "for the image namespaces fails"),
 }
 
 
