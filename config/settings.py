@@ -44,6 +44,7 @@ def _dns_label(value: str) -> str:
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PinnedImage = Annotated[str, AfterValidator(require_pinned_image)]
+DatabaseCharset = Literal["utf8mb3", "utf8mb4"]
 
 
 class Model(BaseModel):
@@ -169,6 +170,13 @@ class OpenStackSettings(Model):
     # workers, heat-engine's, ...): left unset, the services fork one per core (heat-engine at
     # least 4), far too many for a dev stack's memory. Kolla-Ansible uses min(cores, 5).
     workers: int = Field(default=2, ge=1)
+    # Character set of the service databases (CREATE DATABASE ... CHARACTER SET) and of the
+    # services' connections (`?charset=` in every rendered database URL). utf8mb3 is what
+    # Kolla-Ansible's MariaDB serves and the schemas were written for; utf8mb4 stores every
+    # Unicode character but counts 4 bytes per character against NDB's row and key limits
+    # (docs/ndb-compatibility.md, "Character sets"). The collation follows from it
+    # (components/database.py `collation_for`).
+    database_charset: DatabaseCharset = "utf8mb3"
 
 
 class VolumeSettings(Model):

@@ -201,3 +201,23 @@ def test_heat_owns_a_domain_for_its_stack_users() -> None:
     assert f"stack_domain_admin_password = {password}" in secret
     for other in ("openstack-nova-domain", "openstack-keystone-domain"):
         assert not [x for x in r.resources if x.name == other]
+
+
+@pytest.mark.parametrize(("charset", "collation"), [(None, "utf8mb3_general_ci"),
+                                                    ("utf8mb4", "utf8mb4_general_ci")])
+def test_service_databases_take_the_charset_setting(charset: str | None, collation: str
+                                                    ) -> None:
+    """openstack.databaseCharset reaches every service's database resource (CREATE DATABASE
+    ... CHARACTER SET); unset, the databases stay utf8mb3 as before."""
+    from tests.mock_program import run_program, stack_config
+
+    config = stack_config("dev")
+    if charset is not None:
+        config["openstack-ndb:openstack"] = {**config["openstack-ndb:openstack"],
+                                             "databaseCharset": charset}
+    r = run_program(config, "dev")
+    databases = [x for x in r.resources if x.type == DATABASE and x.name.endswith("-database")]
+    assert len(databases) >= 7
+    for database in databases:
+        assert (database.inputs["charset"], database.inputs["collation"]) == (
+            charset or "utf8mb3", collation), database.name

@@ -298,6 +298,7 @@ DEFAULTS = {
     "openstack.adminProject": "admin",
     "openstack.memoryLimit": 1 << 30,
     "openstack.workers": 2,
+    "openstack.databaseCharset": "utf8mb3",
     "volumes.protect": False,
     "gates.timeoutSeconds": 600,
     "gates.pollSeconds": 5,
@@ -322,3 +323,12 @@ def test_empty_config_is_a_valid_one_host_cluster() -> None:
 
 def test_every_default_is_listed_here() -> None:
     assert set(field_defaults(Settings)) - {"hosts"} == set(DEFAULTS) | {"network.subnet"}
+
+
+def test_database_charset_is_utf8mb3_or_utf8mb4_and_errors_name_the_key() -> None:
+    assert load_settings({}).openstack.database_charset == "utf8mb3"
+    chosen = load_settings(modified("dev", "openstack.databaseCharset", "utf8mb4"))
+    assert chosen.openstack.database_charset == "utf8mb4"
+    with pytest.raises(SettingsError, match=r"openstack-ndb:openstack.databaseCharset: .*"
+                                            r"utf8mb3.*utf8mb4.*\(got 'latin1'\)"):
+        load_settings(modified("dev", "openstack.databaseCharset", "latin1"))
