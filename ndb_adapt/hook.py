@@ -122,6 +122,14 @@ def _ours(code: int, message: str) -> Exception:
     return error
 
 
+def _autocommit(conn: Any) -> bool:
+    """The session's autocommit flag as the server last reported it (no round trip)."""
+    try:
+        return bool(conn.get_autocommit())
+    except Exception:
+        return False
+
+
 def _table(statement: str) -> str:
     match = _INSERT_TABLE.match(statement)
     return table_of(statement) or (match.group(1) if match else "")
@@ -192,15 +200,19 @@ class _Adapted:
                 not recover.is_db_error(error):
             return None  # ours, or the client's (a lost connection has no warnings)
         codes = recover.failure_codes(error, self.warnings)
-        if not txn.whole_transaction_lost(code, sorted(codes)):
+        held = state.holds_work
+        if not txn.whole_transaction_lost(code, sorted(codes), held):
             return None
         why = f"{code} {_text(error)[:200]}"
         if code != txn.ER_GET_TEMPORARY_ERRMSG:
             why += f", with {txn.ER_WARN_ENGINE_TRANSACTION_ROLLBACK}"
         state.reset()
-        state.aborted = why
-        note("whole_transaction", _table(text), f"{why} -> 1213; statements refused until "
-             "rollback")
+        if not held or _autocommit(self.conn):  # nothing lost that a later COMMIT could miss
+            note("whole_transaction", _table(text), f"{why} -> 1213")
+        else:
+            state.aborted = why
+            note("whole_transaction", _table(text), f"{why} -> 1213; statements refused "
+                 "until rollback")
         return _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(why))
 
     def warnings(self) -> list[tuple[Any, ...]]:

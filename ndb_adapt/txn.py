@@ -62,13 +62,21 @@ class Transaction:
     """What ndb_adapt knows of one connection's current transaction."""
 
     changes: int = 0  # statements that changed rows since the transaction began
+    locked: bool = False  # a locking read (FOR UPDATE, FOR SHARE) since it began
     savepoints: list[tuple[str, int]] = field(default_factory=list)  # (name, changes then)
     aborted: str = ""  # why NDB rolled the transaction back, until the caller rolls back
 
     def reset(self) -> None:
         self.changes = 0
+        self.locked = False
         self.savepoints.clear()
         self.aborted = ""
+
+    @property
+    def holds_work(self) -> bool:
+        """Something NDB's rollback of the whole transaction takes away: changed rows, or
+        locks the caller believes it holds. A transaction of plain reads loses nothing."""
+        return self.changes > 0 or self.locked
 
     def savepoint(self, name: str) -> None:
         self.savepoints = [s for s in self.savepoints if s[0] != name]
@@ -96,6 +104,9 @@ class Transaction:
         head = statement.lstrip()[:9].upper()
         if head.startswith(_BOUNDARIES) or _ROLLBACK.match(statement):
             self.reset()
+        elif head.startswith("SELECT"):
+            tail = statement[-80:].upper()
+            self.locked = self.locked or "FOR UPDATE" in tail or "SHARE" in tail
         elif not head.startswith(_READS) and rowcount != 0:
             self.changes += 1
 
@@ -106,9 +117,15 @@ def accepted_when_poisoned(statement: str) -> bool:
     return statement.lstrip()[:8].upper().startswith(("ROLLBACK", "SHOW"))
 
 
-def whole_transaction_lost(code: int, warning_codes: Sequence[int]) -> bool:
-    """NDB rolled back the whole transaction behind this error (see the module docstring)."""
-    return code == ER_GET_TEMPORARY_ERRMSG or ER_WARN_ENGINE_TRANSACTION_ROLLBACK in warning_codes
+def whole_transaction_lost(code: int, warning_codes: Sequence[int], holds_work: bool = True
+                           ) -> bool:
+    """Report this error as 1213: a temporary NDB error (retrying is what NDB asks for), or
+    NDB rolled back the whole transaction (1622) and it held work (`holds_work`). After
+    plain reads only, the error is raised as it is: nothing was lost, and a caller catching
+    a duplicate as "someone else made it" behaves as on InnoDB."""
+    if code == ER_GET_TEMPORARY_ERRMSG:
+        return True
+    return holds_work and ER_WARN_ENGINE_TRANSACTION_ROLLBACK in warning_codes
 
 
 def deadlock_message(why: str) -> str:

@@ -29,6 +29,11 @@ class _Connection:
         self.sent: list[str] = []
         self.rollbacks = 0
 
+    autocommit = False
+
+    def get_autocommit(self) -> bool:
+        return self.autocommit
+
     def cursor(self, _cls: Any = None) -> _Cursor:
         return _Cursor(self)
 
@@ -120,6 +125,25 @@ def test_error_without_1622_is_raised_as_it_is() -> None:
     assert not hook.transaction_of(conn).aborted
 
 
+@pytest.mark.parametrize(("before", "mapped"), [("SELECT id FROM b", False),
+                                               ("SELECT id FROM b WHERE id = 5 FOR UPDATE", True),
+                                               ("UPDATE b SET id = 6 WHERE id = 7", False)])
+def test_after_plain_reads_the_error_is_raised_as_it_is(before: str, mapped: bool) -> None:
+    # placement's resource class sync: SELECT, then a multi-row INSERT that may meet a
+    # concurrent worker's rows, caught as DBDuplicateEntry. NDB's rollback after plain reads
+    # loses nothing; after a locking read it loses the locks the caller relies on.
+    def nothing(_cursor: _Cursor) -> int:
+        return 0
+
+    conn = _Connection({"INSERT INTO b": _fails(1062, DUPLICATE[2]), "UPDATE": nothing},
+                       [DUPLICATE, ROLLED_BACK])
+    _run(conn, before)
+    with pytest.raises(pymysql.err.MySQLError) as raised:
+        _run(conn, "INSERT INTO b VALUES (5)")
+    assert raised.value.args[0] == (1213 if mapped else 1062)
+    assert bool(hook.transaction_of(conn).aborted) == mapped
+
+
 def test_temporary_ndb_error_is_1213() -> None:
     # (b): a node failure (NDB 286, 4010) aborts the NDB transaction; 1297 is no oslo.db
     # deadlock, 1213 is.
@@ -130,6 +154,13 @@ def test_temporary_ndb_error_is_1213() -> None:
     assert raised.value.args[0] == 1213 and "286" in raised.value.args[1]
     assert txn.whole_transaction_lost(1297, [])
     assert not txn.whole_transaction_lost(1205, [1297])  # 266 lock wait, first statement
+    assert txn.whole_transaction_lost(1297, [], holds_work=False)
+    assert not hook.transaction_of(conn).aborted  # it was the first statement: nothing lost
+    autocommit = _Connection({"UPDATE": _fails(1297, message)}, [])
+    autocommit.autocommit = True
+    with pytest.raises(pymysql.err.OperationalError, match="Deadlock found"):
+        _run(autocommit, "UPDATE t SET v = 1")
+    assert not hook.transaction_of(autocommit).aborted  # its own transaction: nothing to refuse
 
 
 def test_commit_of_a_poisoned_transaction_rolls_back_and_raises() -> None:
