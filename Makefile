@@ -26,7 +26,7 @@ help:
 	@echo "make test-fast  the inner loop: unit and mock tests (markers unit, mocks); no root, ~10 s"
 	@echo "make test     what CI runs: venv, lint, test bed, every tier (unit mocks real testbed"
 	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
-	@echo "make test-full  make test plus the long opt-in suites (marker full; none today, so the same)"
+	@echo "make test-full  make test plus the long opt-in suites (marker full: every service's migrations in utf8mb4, ~4.5 min)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole $(STACK) control plane as processes on a test-bed cluster"

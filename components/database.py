@@ -53,6 +53,15 @@ from pulumi.runtime.rpc import UNKNOWN
 # deprecated (1287) but serves it; both are inputs, for a deployment that wants utf8mb4.
 DEFAULT_CHARSET = "utf8mb3"
 DEFAULT_COLLATION = "utf8mb3_general_ci"
+# The collation of each character set the settings offer (`openstack.databaseCharset`):
+# utf8mb4_general_ci compares as utf8mb3_general_ci does (case-insensitive, trailing spaces
+# ignored: PAD SPACE), so a unique key rejects the same duplicates in either; MySQL's default
+# utf8mb4_0900_ai_ci is NO PAD ('a' and 'a ' differ) and would change that.
+COLLATIONS = {"utf8mb3": DEFAULT_COLLATION, "utf8mb4": "utf8mb4_general_ci"}
+
+
+def collation_for(charset: str) -> str:
+    return COLLATIONS[charset]
 DEFAULT_CONNECT_TIMEOUT_S = 15.0
 MAX_CONNECT_ATTEMPTS = 5
 # Outputs that carry a password: secret in state whatever the inputs were.

@@ -21,6 +21,13 @@ from config.units import parse_size
 # What a data node needs besides DataMemory: the other big pools at their configured sizes,
 # plus a quarter of DataMemory (transaction memory, job buffers) and 512M for the process.
 FIXED_DATA_NODE_OVERHEAD = 512 << 20
+# TransactionMemory a data node calculates per operation record above NDB's default
+# MaxNoOfConcurrentOperations (measured on the test bed's dev cluster, its "TransactionMemory
+# calculated to N MB" log line: 109 MB at 32768, 279 MB at 131072, 507 MB at 262144, about
+# 1,820 bytes per record; docs/ndb-compatibility.md, "Runtime"). The quarter of DataMemory
+# above covers the default's share.
+DEFAULT_CONCURRENT_OPERATIONS = 32_768
+TRANSACTION_MEMORY_PER_OPERATION = 1_820
 
 
 def check_settings(settings: Settings) -> list[Problem]:
@@ -154,8 +161,9 @@ def _check_data_nodes(settings: Settings) -> list[Problem]:
             "dataNodes.dataMemory",
             f"DataMemory {_mib(data.data_memory)} does not fit in dataNodes.memoryLimit "
             f"{_mib(data.memory_limit)}: a data node needs about {_mib(needed)} (DataMemory + "
-            "SharedGlobalMemory + DiskPageBufferMemory + 25% of DataMemory + 512M); lower "
-            "dataMemory or raise memoryLimit",
+            "SharedGlobalMemory + DiskPageBufferMemory + 25% of DataMemory + 512M + "
+            "1,820 bytes per maxNoOfConcurrentOperations above 32768); lower dataMemory or "
+            "maxNoOfConcurrentOperations, or raise memoryLimit",
         ))
     return problems
 
@@ -170,8 +178,10 @@ def data_node_memory_needed(settings: Settings) -> int:
         except ValueError:
             return 0  # reported by the parameter check
 
+    operations = max(0, data.max_no_of_concurrent_operations - DEFAULT_CONCURRENT_OPERATIONS)
     return (data.data_memory + pool("SharedGlobalMemory") + pool("DiskPageBufferMemory")
-            + data.data_memory // 4 + FIXED_DATA_NODE_OVERHEAD)
+            + data.data_memory // 4 + FIXED_DATA_NODE_OVERHEAD
+            + operations * TRANSACTION_MEMORY_PER_OPERATION)
 
 
 def _mib(size: int) -> str:

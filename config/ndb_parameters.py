@@ -23,6 +23,8 @@ MANAGED_DATA_NODE_PARAMETERS = {
     "HostName": "the topology (hosts and network)",
     "NodeGroup": "the topology (consecutive node ids form a node group)",
     "ServerPort": "dataNodes.serverPort",
+    "TransactionDeadlockDetectionTimeout": "dataNodes.transactionDeadlockDetectionTimeout",
+    "MaxNoOfConcurrentOperations": "dataNodes.maxNoOfConcurrentOperations",
     "DataDir": "the data volume",
     "BackupDataDir": "the data volume",
 }

@@ -44,6 +44,7 @@ def _dns_label(value: str) -> str:
 DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PinnedImage = Annotated[str, AfterValidator(require_pinned_image)]
+DatabaseCharset = Literal["utf8mb3", "utf8mb4"]
 
 
 class Model(BaseModel):
@@ -101,6 +102,23 @@ class DataNodeSettings(Model):
     data_memory: ByteSize = 512 << 20
     memory_limit: ByteSize = 2 << 30
     server_port: Port = 11860
+    # How long a transaction waits for a lock (and for a participating node) before NDB
+    # aborts it (266, reported as 1205), in ms. NDB has no deadlock detector: this timeout is
+    # also how long a deadlock stalls both sides. NDB's default, 1200 ms, fails a waiter
+    # whose lock holder is descheduled for a moment on a busy host, where InnoDB would wait
+    # 50 s (innodb_lock_wait_timeout); 10 s lets such waits succeed, and resolves a deadlock
+    # (and its oslo.db retry) well inside oslo.messaging's 60 s RPC timeout
+    # (docs/ndb-compatibility.md, "Runtime").
+    transaction_deadlock_detection_timeout: int = Field(default=10_000, ge=50, le=4294967039)
+    # The operation records of a data node's transaction coordinator, and (while
+    # MaxDMLOperationsPerTransaction is unset) the most rows one transaction may write: a row
+    # counts once, plus once per unique index and BLOB/TEXT part (NDB 261, reported as 1296,
+    # above it). NDB's default, 32768, stops a single `nova-manage db purge` DELETE of 32,769
+    # rows. 131072 holds a 100,000-row DELETE of a table without unique indexes (nova's shadow
+    # tables have none), with 31% left for the other transactions meanwhile, for about 1,820
+    # bytes of TransactionMemory per record: 279 MB instead of 109 MB per data node; 262144
+    # would take 507 MB (measured, docs/ndb-compatibility.md, "Runtime").
+    max_no_of_concurrent_operations: int = Field(default=131_072, ge=32, le=4294967039)
     # Further [ndbd default] parameters, by their config.ini names; checked against
     # config/ndb_parameters.yaml (name, type, range) in config/checks.py.
     parameters: dict[str, int | str | bool] = Field(default_factory=dict)
@@ -169,6 +187,13 @@ class OpenStackSettings(Model):
     # workers, heat-engine's, ...): left unset, the services fork one per core (heat-engine at
     # least 4), far too many for a dev stack's memory. Kolla-Ansible uses min(cores, 5).
     workers: int = Field(default=2, ge=1)
+    # Character set of the service databases (CREATE DATABASE ... CHARACTER SET) and of the
+    # services' connections (`?charset=` in every rendered database URL). utf8mb3 is what
+    # Kolla-Ansible's MariaDB serves and the schemas were written for; utf8mb4 stores every
+    # Unicode character but counts 4 bytes per character against NDB's row and key limits
+    # (docs/ndb-compatibility.md, "Character sets"). The collation follows from it
+    # (components/database.py `collation_for`).
+    database_charset: DatabaseCharset = "utf8mb3"
 
 
 class VolumeSettings(Model):

@@ -11,7 +11,7 @@ import contextlib
 import re
 from typing import Any
 
-from ndb_adapt import cascade, recover, rewrite
+from ndb_adapt import cascade, recover, rewrite, txn
 from ndb_adapt.ddl import table_of
 from ndb_adapt.log import note
 
@@ -27,11 +27,13 @@ _INSERT_HEAD = "INSERT"
 ER_DUP_KEY, ER_DUP_ENTRY, NDB_TUPLE_EXISTS = 1022, 1062, 630
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:IGNORE\s+)?(?:INTO\s+)?`?([\w$]+)`?", re.I)
 _PATCHED = "_ndb_adapt_original_execute"
+_TRANSACTION = "_ndb_adapt_transaction"
+_OURS = "_ndb_adapt_raised"
 
 
 def install() -> bool:
     try:
-        from pymysql import cursors
+        from pymysql import connections, cursors
     except ImportError:
         return False
     if hasattr(cursors.Cursor, _PATCHED):
@@ -43,17 +45,94 @@ def install() -> bool:
         text = query.decode() if isinstance(query, (bytes, bytearray)) else query
         if not isinstance(text, str):
             return original(self, query, args)
-        head = text.lstrip()[:9].upper()
-        if head.startswith(_DELETE_HEAD):
-            return _Adapted(self, original).delete(text, args)
-        if head.startswith(_INSERT_HEAD):
-            return _Adapted(self, original).insert(text, args)
-        if not head.startswith(_DDL_HEADS):
-            return original(self, query, args)
-        return _Adapted(self, original).execute(text, args)
+        return _Adapted(self, original).statement(text, args)
 
     cursors.Cursor.execute = execute
+    _patch_transaction_ends(connections.Connection)
     return True
+
+
+def transaction_of(conn: Any) -> txn.Transaction:
+    """ndb_adapt's record of the connection's current transaction (ndb_adapt.txn)."""
+    state = getattr(conn, _TRANSACTION, None)
+    if state is None:
+        state = txn.Transaction()
+        setattr(conn, _TRANSACTION, state)
+    return state
+
+
+def _patch_transaction_ends(connection: Any) -> None:
+    """commit(), rollback() and begin() end ndb_adapt's record of the transaction; COMMIT of
+    a transaction NDB already rolled back (poisoned) fails as 1213 and rolls back instead,
+    and a temporary NDB error at COMMIT (1297) is reported as 1213."""
+    commit, rollback, begin = connection.commit, connection.rollback, connection.begin
+
+    def patched_commit(self: Any) -> Any:
+        import ndb_adapt
+
+        if ndb_adapt.mode() != "on":
+            return commit(self)
+        state = transaction_of(self)
+        lost = state.aborted
+        state.reset()
+        if lost:
+            rollback(self)
+            note("whole_transaction", "", f"COMMIT refused: {lost}")
+            raise _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(lost))
+        try:
+            return commit(self)
+        except Exception as error:
+            if _code(error) != txn.ER_GET_TEMPORARY_ERRMSG:
+                raise
+            why = f"{txn.ER_GET_TEMPORARY_ERRMSG} {_text(error)} at COMMIT"
+            note("whole_transaction", "", f"{why} -> 1213")
+            raise _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(why)) from error
+
+    def patched_rollback(self: Any) -> Any:
+        transaction_of(self).reset()
+        return rollback(self)
+
+    def patched_begin(self: Any) -> Any:
+        transaction_of(self).reset()
+        return begin(self)
+
+    connection.commit = patched_commit
+    connection.rollback = patched_rollback
+    connection.begin = patched_begin
+
+
+def _code(error: BaseException) -> int | None:
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
+    return args[0] if args and isinstance(args[0], int) else None
+
+
+def _text(error: BaseException) -> str:
+    args: tuple[Any, ...] = tuple(getattr(error, "args", ()))
+    return str(args[1]) if len(args) > 1 else str(error)
+
+
+def _ours(code: int, message: str) -> Exception:
+    """An error ndb_adapt raises itself, never mapped again: PyMySQL's class for the code
+    (1213 and 1178 are OperationalError, 1062 and 1452 IntegrityError)."""
+    from pymysql import err
+
+    cls: type[Exception] = err.error_map.get(code, err.OperationalError)
+    error = cls(code, message)
+    setattr(error, _OURS, True)
+    return error
+
+
+def _autocommit(conn: Any) -> bool:
+    """The session's autocommit flag as the server last reported it (no round trip)."""
+    try:
+        return bool(conn.get_autocommit())
+    except Exception:
+        return False
+
+
+def _table(statement: str) -> str:
+    match = _INSERT_TABLE.match(statement)
+    return table_of(statement) or (match.group(1) if match else "")
 
 
 class _Adapted:
@@ -79,6 +158,62 @@ class _Adapted:
 
     def run(self, sql: str) -> Any:
         return self.query(sql)
+
+    def statement(self, text: str, args: Any) -> Any:
+        """Every statement: the rules by its head, and (adaptation on) the transaction's
+        record - NDB's silent whole-transaction rollbacks reported as 1213, savepoints."""
+        import ndb_adapt
+
+        if ndb_adapt.mode() != "on":
+            return self.dispatch(text, args)
+        state = transaction_of(self.conn)
+        if state.aborted and not txn.accepted_when_poisoned(text):
+            note("whole_transaction", _table(text), f"{text.strip()[:40]!r} refused: "
+                 f"{state.aborted}")
+            raise _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(state.aborted))
+        try:
+            result = self.dispatch(text, args)
+        except Exception as error:
+            mapped = self.whole_transaction(error, text, state)
+            if mapped is not None:
+                raise mapped from error
+            raise
+        state.record(text, int(self.cursor.rowcount or 0))
+        return result
+
+    def dispatch(self, text: str, args: Any) -> Any:
+        head = text.lstrip()[:9].upper()
+        if head.startswith(_DELETE_HEAD):
+            return self.delete(text, args)
+        if head.startswith(_INSERT_HEAD):
+            return self.insert(text, args)
+        if not head.startswith(_DDL_HEADS):
+            return self.original(self.cursor, text, args)
+        return self.execute(text, args)
+
+    def whole_transaction(self, error: BaseException, text: str, state: txn.Transaction
+                          ) -> Exception | None:
+        """1213 if NDB rolled back the whole transaction behind this error (1297, or 1622
+        among the session's conditions); the transaction stays poisoned until rollback."""
+        code = _code(error)
+        if getattr(error, _OURS, False) or code is None or code >= 2000 or \
+                not recover.is_db_error(error):
+            return None  # ours, or the client's (a lost connection has no warnings)
+        codes = recover.failure_codes(error, self.warnings)
+        held = state.holds_work
+        if not txn.whole_transaction_lost(code, sorted(codes), held):
+            return None
+        why = f"{code} {_text(error)[:200]}"
+        if code != txn.ER_GET_TEMPORARY_ERRMSG:
+            why += f", with {txn.ER_WARN_ENGINE_TRANSACTION_ROLLBACK}"
+        state.reset()
+        if not held or _autocommit(self.conn):  # nothing lost that a later COMMIT could miss
+            note("whole_transaction", _table(text), f"{why} -> 1213")
+        else:
+            state.aborted = why
+            note("whole_transaction", _table(text), f"{why} -> 1213; statements refused "
+                 "until rollback")
+        return _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(why))
 
     def warnings(self) -> list[tuple[Any, ...]]:
         return self.query("SHOW WARNINGS")
@@ -136,6 +271,10 @@ class _Adapted:
 
         if ndb_adapt.mode() != "on":
             return self.original(self.cursor, text, args)
+        state = transaction_of(self.conn)
+        ignoring = txn.as_insert_ignore(text) if state.savepoints else None
+        if ignoring is not None:
+            return self.insert_in_savepoint(ignoring, args, state)
         try:
             return self.original(self.cursor, text, args)
         except err.OperationalError as error:
@@ -149,6 +288,32 @@ class _Adapted:
                                          f"{ER_DUP_ENTRY} (IntegrityError), as InnoDB reports it")
             raise err.IntegrityError(
                 ER_DUP_ENTRY, f"Duplicate entry '?' for key '{table}.PRIMARY'") from error
+
+    def insert_in_savepoint(self, ignoring: str, args: Any, state: txn.Transaction) -> Any:
+        """An INSERT inside a savepoint, sent as INSERT IGNORE (ndb_adapt.txn): a duplicate
+        skips the row instead of losing the NDB transaction; the error InnoDB gives is raised
+        here, and the ROLLBACK TO SAVEPOINT that follows has nothing to undo."""
+        result = self.original(self.cursor, ignoring, args)
+        count = getattr(getattr(self.cursor, "_result", None), "warning_count", None)
+        if count == 0:
+            return result
+        done = txn.IgnoredInsert(int(self.cursor.rowcount or 0),
+                                 txn.warning_rows(self.warnings()))
+        if done.clean:
+            return result
+        table = _table(ignoring)
+        _, code, message = done.problems[0]
+        if done.skipped_only:
+            note("savepoint", table, f"INSERT inside a savepoint sent as INSERT IGNORE: {code} "
+                 "raised, nothing written, the transaction kept")
+            raise _ours(code, message)
+        # Rows were written (some of a multi-row INSERT, or adjusted values) where the plain
+        # INSERT would have failed and written nothing: only a full rollback undoes them.
+        self.conn.rollback()
+        state.aborted = f"INSERT IGNORE inside a savepoint wrote rows with {code} {message!r}"
+        note("savepoint", table, f"{state.aborted}: whole transaction rolled back, {code} "
+             "raised, statements refused until rollback")
+        raise _ours(code, message)
 
     def execute(self, text: str, args: Any) -> Any:
         import ndb_adapt
@@ -177,15 +342,28 @@ class _Adapted:
 
     def _savepoint(self, kind: str, text: str) -> Any:
         """NDB has no savepoints (MySQL 1178 once an NDB table is in the transaction)."""
+        import ndb_adapt
+
+        state = transaction_of(self.conn)
+        name = rewrite.savepoint_name(text)
         if kind != "rollback":
+            if kind == "savepoint":
+                state.savepoint(name)
+            else:
+                state.release(name)
             note("savepoint", "", f"{text.strip()[:60]!r} not sent: NDB has no savepoints")
             return 0
+        if ndb_adapt.mode() == "on" and state.unchanged_since(name):
+            state.rolled_back_to(name)
+            note("savepoint", "", f"ROLLBACK TO SAVEPOINT {name}: no row changed since the "
+                 "SAVEPOINT, nothing to undo: not sent")
+            return 0
         # A partial rollback cannot be done: undo the whole transaction and say so, so the
-        # caller never commits the outer part believing the inner part alone was undone.
-        import pymysql
-
+        # caller never commits the outer part believing only the inner part was undone; the
+        # transaction stays poisoned, so nothing sent after the error commits either.
         self.conn.rollback()
+        state.aborted = "ROLLBACK TO SAVEPOINT after changes (NDB has no savepoints)"
         note("savepoint", "", "ROLLBACK TO SAVEPOINT: whole transaction rolled back, error "
              "raised (NDB has no savepoints)")
-        raise pymysql.err.OperationalError(
+        raise _ours(
             1178, "ndb_adapt: NDB has no savepoints; the whole transaction was rolled back")

@@ -24,6 +24,7 @@ from typing import Any
 
 from ndb_adapt import cascade
 from ndb_adapt.ddl import table_of
+from ndb_adapt.limits import BLOB_COLUMN_BYTES
 from ndb_adapt.log import note
 
 FK_CODES = frozenset({21081, 21082, 21021, 1832, 1828, 1553})
@@ -208,21 +209,27 @@ class Recovery:
                  f"{match.group('type')}({match.group('length')}) -> {kind} in the statement "
                  "(NDB 738 Record too big)")
             return statement[:match.start("type")] + kind + statement[match.end("close"):]
+        # Only columns longer than a TEXT's part of the row (a retype must shrink it), with no
+        # default or a literal VARCHAR one, which the TEXT keeps as an expression default.
         rows = self.query(
             "SELECT c.COLUMN_NAME, c.DATA_TYPE, c.CHARACTER_OCTET_LENGTH, c.IS_NULLABLE, "
-            "c.CHARACTER_SET_NAME, c.COLLATION_NAME FROM information_schema.COLUMNS c "
+            "c.CHARACTER_SET_NAME, c.COLLATION_NAME, c.COLUMN_DEFAULT "
+            "FROM information_schema.COLUMNS c "
             "WHERE c.TABLE_SCHEMA = DATABASE() AND c.TABLE_NAME = %s "
-            "AND c.DATA_TYPE IN ('varchar', 'varbinary') AND c.COLUMN_DEFAULT IS NULL "
+            "AND c.DATA_TYPE IN ('varchar', 'varbinary') AND c.CHARACTER_OCTET_LENGTH > %s "
+            "AND (c.COLUMN_DEFAULT IS NULL OR (c.DATA_TYPE = 'varchar' AND "
+            "c.EXTRA NOT LIKE '%%DEFAULT_GENERATED%%')) "
             "AND NOT EXISTS (SELECT 1 FROM information_schema.STATISTICS s WHERE "
             "s.TABLE_SCHEMA = c.TABLE_SCHEMA AND s.TABLE_NAME = c.TABLE_NAME AND "
             "s.COLUMN_NAME = c.COLUMN_NAME) ORDER BY c.CHARACTER_OCTET_LENGTH DESC LIMIT 1",
-            (table,))
+            (table, BLOB_COLUMN_BYTES - 2))
         if not rows:
             return None
-        name, data_type, _, nullable, charset, collation = rows[0]
+        name, data_type, _, nullable, charset, collation, default = rows[0]
         kind = "BLOB" if str(data_type) == "varbinary" else "TEXT"
         spec = f" CHARACTER SET {charset} COLLATE {collation}" if charset else ""
-        self.run(f"ALTER TABLE `{table}` MODIFY `{name}` {kind}{spec} "
+        keep = "" if default is None else f" DEFAULT ({sql_string(str(default))})"
+        self.run(f"ALTER TABLE `{table}` MODIFY `{name}` {kind}{spec}{keep} "
                  f"{'NULL' if nullable == 'YES' else 'NOT NULL'}")
         note("oversized_row", table, f"existing column {name} {data_type} -> {kind} to make "
              "room (NDB 738 Record too big)")
@@ -248,6 +255,11 @@ class Recovery:
                                       ",".join(key.ref_columns))
                 note("cascade_blob_child", key.table, f"foreign key {key.name} re-added ON "
                      "DELETE RESTRICT (NDB 21034: child has TEXT/BLOB), cascade by ndb_adapt")
+
+
+def sql_string(value: str) -> str:
+    """A string literal for the server's default sql_mode (backslash escapes on)."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "''") + "'"
 
 
 def is_db_error(error: BaseException) -> bool:

@@ -22,7 +22,7 @@ from ndb_adapt.ddl import (
     table_of,
     unquote,
 )
-from ndb_adapt.limits import BLOB_TYPES, MAX_INDEX_KEY_BYTES, MAX_ROW_BYTES
+from ndb_adapt.limits import BLOB_COLUMN_BYTES, BLOB_TYPES, MAX_INDEX_KEY_BYTES, MAX_ROW_BYTES
 from ndb_adapt.log import note
 
 # Rows a little under NDB's limit: the estimate (ndb_adapt.ddl, on ndb_adapt.limits) leaves
@@ -38,6 +38,9 @@ _CREATE_INDEX = re.compile(
     r"^(?P<head>\s*CREATE\s+(?P<unique>UNIQUE\s+)?INDEX\s+(?P<index>`[^`]+`|[\w$]+)\s+ON\s+"
     r"(?P<table>`[^`]+`|[\w$.]+)\s*)\((?P<cols>.*)\)(?P<tail>[^)]*)$", re.I | re.S)
 _PREFIX = re.compile(r"(`[^`]+`|[\w$]+)\s*\(\d+\)")
+# A column's DEFAULT: a literal (quoted string, number, NULL) or anything else (no literal).
+_DEFAULT = re.compile(r"\bDEFAULT\s+(?:(?P<literal>'(?:[^'\\]|\\.|'')*'|NULL\b|[-+]?\d+(?:\.\d+)?)"
+                      r"|\S)", re.I)
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,11 @@ def savepoint_kind(statement: str) -> str | None:
         return None
     word = match.group(1).split()[0].upper()
     return {"SAVEPOINT": "savepoint", "RELEASE": "release"}.get(word, "rollback")
+
+
+def savepoint_name(statement: str) -> str:
+    match = _SAVEPOINT.match(statement)
+    return match.group(2) if match else ""
 
 
 def engine(statement: str) -> str:
@@ -167,17 +175,37 @@ def _key_bytes(column: Column | None, charset: str) -> int:
     return column.row_bytes(charset) + 1
 
 
+def text_default(definition: str) -> str | None:
+    """A column definition's literal DEFAULT as a TEXT/BLOB column can have it: an expression,
+    DEFAULT ('') (MySQL 8.0.13+; TEXT/BLOB take no literal default, error 1101). NDB accepts
+    it and fills the default in itself (measured: an INSERT without the column stores '').
+    Unchanged if there is no default or it is NULL; None if the default is not a literal
+    (an expression already, or something this cannot rewrite)."""
+    match = _DEFAULT.search(definition)
+    if match is None:
+        return definition
+    literal = match.group("literal")
+    if literal is None:
+        return None
+    if literal.upper() == "NULL":
+        return definition
+    return f"{definition[:match.start('literal')]}({literal}){definition[match.end('literal'):]}"
+
+
 def _oversized_row(table: CreateTable, charset: str) -> bool:
     """Retype the largest non-indexed VARCHAR/VARBINARY columns to TEXT/BLOB until the row
-    fits NDB (738 "Record too big"). TEXT keeps the characters, the charset and NULL/NOT NULL;
-    the length check moves from the column to the service's own model validation."""
+    fits NDB (738 "Record too big"). TEXT keeps the characters, the charset, NULL/NOT NULL
+    and the default (as an expression, `text_default`); the length check moves from the
+    column to the service's own model validation. Only columns that take more of the row
+    than a TEXT does (BLOB_COLUMN_BYTES): a retype never makes the row larger."""
     total = sum(c.row_bytes(charset) for c in table.columns)
     if total <= ROW_BUDGET:
         return False
     indexed = table.indexed_columns()
     candidates = sorted((c for c in table.columns
                          if c.is_varying and c.name.lower() not in indexed
-                         and "DEFAULT" not in c.definition.upper()),
+                         and c.row_bytes(charset) > BLOB_COLUMN_BYTES
+                         and text_default(c.definition) is not None),
                         key=lambda c: c.row_bytes(charset), reverse=True)
     for column in candidates:
         if total <= ROW_BUDGET:
@@ -190,10 +218,13 @@ def _oversized_row(table: CreateTable, charset: str) -> bool:
         old_type = column.definition.split(")", 1)[0] + ")"
         element_index = next(i for i, e in enumerate(table.elements)
                              if e.lstrip("`").startswith(column.name))
-        table.elements[element_index] = table.elements[element_index].replace(
-            old_type, new_type, 1)
+        defaulted = text_default(column.definition.replace(old_type, new_type, 1))
+        assert defaulted is not None  # candidates have a literal default or none
+        element = table.elements[element_index]
+        table.elements[element_index] = element[:len(element) - len(column.definition)] + \
+            defaulted
         total -= column.row_bytes(charset)
-        column.definition = column.definition.replace(old_type, new_type, 1)
+        column.definition = defaulted
         column.data_type = new_type.lower()
         total += column.row_bytes(charset)
         note("oversized_row", table.name,
@@ -207,9 +238,10 @@ def create_table(statement: str, lookup: Lookup) -> str:
     if table is None or table.temporary:
         return statement
     charset = table.default_charset(lookup.database_charset())
-    changed = _cascade_with_blob(table, lookup)
-    changed = _prefix_indexes(table, charset) or changed
+    changed = _prefix_indexes(table, charset)
     changed = _oversized_row(table, charset) or changed
+    # Last: oversized_row may have made TEXT columns, which NDB refuses a cascade to (21034).
+    changed = _cascade_with_blob(table, lookup) or changed
     return table.render() if changed else statement
 
 

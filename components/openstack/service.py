@@ -22,7 +22,7 @@ import pulumi_openstack as openstack
 import pulumi_random as random
 
 from components.containers import ContainerSpec, HostResources, Upload, container
-from components.database import ServiceDatabase, ServiceDatabaseArgs
+from components.database import ServiceDatabase, ServiceDatabaseArgs, collation_for
 from components.openstack.images import ImageCache
 from components.render.kolla import kolla_source
 from components.render.openstack import fernet_key
@@ -113,6 +113,8 @@ class OpenStackService(pulumi.ComponentResource):
                 admin_user=args.sql_admin.user, admin_password=args.sql_admin.password,
                 databases=list(spec.databases), user_name=spec.db_user,
                 user_password=self.database_password,
+                charset=args.settings.openstack.database_charset,
+                collation=collation_for(args.settings.openstack.database_charset),
             ), pulumi.ResourceOptions(parent=self, depends_on=ready))
             ready = [self.database]
         self.bootstrap: docker.Container | None = None

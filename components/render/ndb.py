@@ -57,6 +57,8 @@ def data_node_parameters(settings: Settings) -> dict[str, object]:
         "NoOfReplicas": data.no_of_replicas,
         "DataMemory": format_size(data.data_memory),
         "DataDir": NDB_DATA_DIR,
+        "TransactionDeadlockDetectionTimeout": data.transaction_deadlock_detection_timeout,
+        "MaxNoOfConcurrentOperations": data.max_no_of_concurrent_operations,
     }
     explicit = {name.lower() for name in data.parameters}
     for name, needed in sizing.dictionary_limits(sizing.with_databases(settings)).items():

@@ -48,6 +48,10 @@ DOMAIN = "Default"
 SERVICE_USER_ROLES = ("admin", "service")
 # oslo.db's own MySQL driver; charset=utf8 is what Kolla-Ansible and the services' docs use.
 DB_DRIVER = "mysql+pymysql"
+# The connection character set in the URL, by `openstack.databaseCharset`. utf8mb3 keeps
+# the `utf8` that was always rendered (MySQL and PyMySQL read it as utf8mb3 on the wire), so
+# existing stacks' files do not change.
+URL_CHARSETS = {"utf8mb3": "utf8", "utf8mb4": "utf8mb4"}
 # Groups that oslo.db registers with mysql_sql_mode (placement's own group does not have it).
 _SQL_MODE_GROUPS = frozenset({"database", "api_database"})
 # oslo.messaging's RabbitMQ driver as Kolla-Ansible configures it for RabbitMQ 4 (its
@@ -81,11 +85,12 @@ class SplitSections:
         (self.secret if secret else self.plain).setdefault(section, {})[key] = value
 
 
-def database_url(topology: Topology, service: Service, ref: DatabaseRef, password: str) -> str:
+def database_url(topology: Topology, service: Service, ref: DatabaseRef, password: str,
+                 charset: str = "utf8mb3") -> str:
     """Through the SQL pool endpoint (HAProxy), never one SQL node."""
     endpoint = topology.endpoint.endpoint
     return (f"{DB_DRIVER}://{service.db_user}:{quote(password, safe='')}@"
-            f"{endpoint}/{ref.database}?charset=utf8")
+            f"{endpoint}/{ref.database}?charset={URL_CHARSETS[charset]}")
 
 
 def transport_url(layout: ControlPlaneLayout, password: str) -> str:
@@ -131,14 +136,15 @@ def process_name(service: Service, where: Placed) -> str:
 
 def standard_sections(topology: Topology, layout: ControlPlaneLayout, service: Service,
                       values: Mapping[str, str], secrets: ServiceSecrets, *,
-                      process: str) -> SplitSections:
+                      process: str, charset: str) -> SplitSections:
     """The sections every service writes the same way, chosen by the catalog's flags;
     `process` is the container's `process_name`."""
     out = SplitSections()
     out.set("DEFAULT", "use_stderr", "true")  # docker logs
     for ref in service.database_refs:
         out.set(ref.section, "connection",
-                database_url(topology, service, ref, secrets.database_password), secret=True)
+                database_url(topology, service, ref, secrets.database_password, charset),
+                secret=True)
         if ref.section in _SQL_MODE_GROUPS:
             # oslo.db's default mode (TRADITIONAL) includes NO_ENGINE_SUBSTITUTION, which turns
             # the SQL nodes' InnoDB -> NDBCLUSTER substitution into error 3161.
@@ -246,7 +252,8 @@ def render_service_files(settings: Settings, topology: Topology, layout: Control
     reaches this function, so none can reach these texts."""
     values = placeholders(settings, layout, service, where, ServiceSecrets())
     standard = standard_sections(topology, layout, service, values, ServiceSecrets(),
-                                 process=process_name(service, where))
+                                 process=process_name(service, where),
+                                 charset=settings.openstack.database_charset)
     main = _main_file(service)
     out = {}
     for name, file in service.config_files.items():
@@ -272,7 +279,8 @@ def secret_sections(settings: Settings, topology: Topology, layout: ControlPlane
     """Every secret option of one container's files, merged (one oslo.config namespace)."""
     values = placeholders(settings, layout, service, where, secrets)
     standard = standard_sections(topology, layout, service, values, secrets,
-                                 process=process_name(service, where))
+                                 process=process_name(service, where),
+                                 charset=settings.openstack.database_charset)
     own = [own_sections(f, values).secret for f in service.config_files.values()]
     return _merged(standard.secret, *own)
 

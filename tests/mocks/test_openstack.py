@@ -221,8 +221,11 @@ def test_keystone_resources_are_the_shared_registration_description(stack: str) 
     r = run(stack)
     settings = settings_for(stack)
     layout = build_layout(settings)
-    described = {s.name: service_registration(settings, layout, s) for s in layout.services}
-    described = {k: v for k, v in described.items() if v is not None}
+    described: dict[str, ServiceRegistration] = {}
+    for s in layout.services:
+        registration = service_registration(settings, layout, s)
+        if registration is not None:
+            described[s.name] = registration
     assert all(list(v.domain.roles) == sorted(v.domain.roles)
                for v in described.values() if v.domain is not None)
     project = r.by_name("openstack-service-project").inputs
@@ -272,3 +275,23 @@ def test_horizon_gets_a_generated_secret_key_as_a_file_of_its_own() -> None:
     assert _is_secret(secret) and secret["value"] == "mock-password-openstack-horizon-secret-key"
     snippet = files["/var/lib/kolla/config_files/_9998-kolla-settings.py"]
     assert isinstance(snippet, str) and 'open("/etc/horizon/secret-key"' in snippet
+
+
+@pytest.mark.parametrize(("charset", "collation"), [(None, "utf8mb3_general_ci"),
+                                                    ("utf8mb4", "utf8mb4_general_ci")])
+def test_service_databases_take_the_charset_setting(charset: str | None, collation: str
+                                                    ) -> None:
+    """openstack.databaseCharset reaches every service's database resource (CREATE DATABASE
+    ... CHARACTER SET); unset, the databases stay utf8mb3 as before."""
+    from tests.mock_program import run_program, stack_config
+
+    config = stack_config("dev")
+    if charset is not None:
+        config["openstack-ndb:openstack"] = {**config["openstack-ndb:openstack"],
+                                             "databaseCharset": charset}
+    r = run_program(config, "dev")
+    databases = [x for x in r.resources if x.type == DATABASE and x.name.endswith("-database")]
+    assert len(databases) >= 7
+    for database in databases:
+        assert (database.inputs["charset"], database.inputs["collation"]) == (
+            charset or "utf8mb3", collation), database.name

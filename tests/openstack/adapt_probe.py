@@ -36,18 +36,22 @@ def main() -> None:
     cur.execute("SELECT id FROM other")
     other = [r[0] for r in cur.fetchall()]
     cur.execute("INSERT INTO other VALUES (8)")
-    rollback_error = None
+    rollback_error = commit_error = None
     try:
         cur.execute("ROLLBACK TO SAVEPOINT sa_savepoint_2")
     except pymysql.err.OperationalError as error:
         rollback_error = error.args[0]
-    conn.commit()
+    try:  # the transaction is gone: nothing may commit before the caller rolls back
+        conn.commit()
+    except pymysql.err.OperationalError as error:
+        commit_error = error.args[0]
     cur.execute("SELECT id FROM other ORDER BY id")
     after_rollback = [r[0] for r in cur.fetchall()]
     cur.execute("SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES "
                 "WHERE TABLE_SCHEMA = DATABASE()")
     tables = {str(r[0]): str(r[1]) for r in cur.fetchall()}
     print(json.dumps({"children": children, "other": other, "rollback_error": rollback_error,
+                      "commit_error": commit_error,
                       "after_rollback": after_rollback, "engines": tables,
                       "duplicate": _duplicate_through_oslo_db(host, port, database)}))
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.database import AdminEndpoint, ServiceAccount, create_or_adopt
+from components.database import AdminEndpoint, ServiceAccount, collation_for, create_or_adopt
 from components.render.control_plane import render_bootstrap
 from components.render.openstack import (
     config_dir,
@@ -149,7 +149,8 @@ class RenderedServices:
         """The service's databases and account, as its ServiceDatabase makes them."""
         spec = self.layout.service(name).spec
         account = ServiceAccount(spec.db_user, "%", secrets_for(name).database_password)
-        create_or_adopt(admin, account, list(spec.databases))
+        charset = self.settings.openstack.database_charset
+        create_or_adopt(admin, account, list(spec.databases), charset, collation_for(charset))
 
     def migrate(self, name: str, admin: AdminEndpoint) -> Run:
         """Databases and account, then the rendered bootstrap: what a deployment does before

@@ -113,3 +113,29 @@ def test_my_cnf_joins_cluster_with_ndb_as_default_engine(stack: str) -> None:
         assert "NO_ENGINE_SUBSTITUTION" not in mysqld["sql_mode"]
         assert "STRICT_ALL_TABLES" in mysqld["sql_mode"]
         assert mysqld["default_tmp_storage_engine"] == "MyISAM"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_config_ini_waits_for_locks_and_holds_large_deletes(stack: str) -> None:
+    """The two runtime parameters NDB's defaults get wrong for OpenStack (docs/
+    ndb-compatibility.md, "Runtime"): a lock wait of 10 s, not 1.2 s, and 131072 operation
+    records, not 32768 (a 100,000-row DELETE); both settable, neither as a raw parameter."""
+    from config import load_settings
+    from config.checks import data_node_memory_needed
+    from tests.stacks import modified
+
+    settings = settings_for(stack)
+    ndbd = dict(sections(render_config_ini(settings, build_topology(settings))))["ndbd default"]
+    assert ndbd["TransactionDeadlockDetectionTimeout"] == "10000"
+    assert ndbd["MaxNoOfConcurrentOperations"] == "131072"
+    assert ndb_parameters.default("DB", "TransactionDeadlockDetectionTimeout") == 1200
+    assert ndb_parameters.default("DB", "MaxNoOfConcurrentOperations") == 32768
+    raw = modified(stack, "dataNodes.transactionDeadlockDetectionTimeout", 50_000)
+    raw["dataNodes"]["maxNoOfConcurrentOperations"] = 32_768
+    tuned = load_settings(raw)
+    ndbd = dict(sections(render_config_ini(tuned, build_topology(tuned))))["ndbd default"]
+    assert (ndbd["TransactionDeadlockDetectionTimeout"], ndbd["MaxNoOfConcurrentOperations"]) \
+        == ("50000", "32768")
+    # each operation record above NDB's default counts against the container's memory
+    assert data_node_memory_needed(settings) - data_node_memory_needed(tuned) == \
+        (131_072 - 32_768) * 1_820

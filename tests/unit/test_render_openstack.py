@@ -194,6 +194,27 @@ def test_every_database_connection_goes_through_the_sql_endpoint(stack: str) -> 
     assert seen >= 9
 
 
+@pytest.mark.parametrize(("charset", "in_url"), [(None, "utf8"), ("utf8mb3", "utf8"),
+                                               ("utf8mb4", "utf8mb4")])
+def test_connection_urls_carry_the_database_charset(charset: str | None, in_url: str) -> None:
+    """openstack.databaseCharset is the connections' character set too; utf8mb3 renders the
+    `utf8` every earlier release rendered (the same on the wire), so its files do not change."""
+    settings = (load_settings(modified("dev", "openstack.databaseCharset", charset))
+                if charset else settings_for("dev"))
+    topo, layout = build_topology(settings), build_layout(settings)
+    urls = []
+    for s in layout.services:
+        arts = render_service(settings, topo, layout, s)
+        for container in [*([arts.bootstrap] if arts.bootstrap else []), *arts.containers]:
+            secret = container.render_secrets(SECRETS).get(SECRET_CONFIG)
+            if secret:
+                parser = ini(secret)
+                urls += [parser.get(sec, "connection") for sec in parser.sections()
+                         if parser.has_option(sec, "connection")]
+    assert len(urls) >= 9
+    assert {url.rsplit("?", 1)[1] for url in urls} == {f"charset={in_url}"}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_plain_files_hold_no_secret_and_secret_files_only_secrets(stack: str) -> None:
     """The split that makes previews readable: every generated secret is in a secret file,

@@ -298,6 +298,9 @@ DEFAULTS = {
     "openstack.adminProject": "admin",
     "openstack.memoryLimit": 1 << 30,
     "openstack.workers": 2,
+    "dataNodes.transactionDeadlockDetectionTimeout": 10_000,
+    "dataNodes.maxNoOfConcurrentOperations": 131_072,
+    "openstack.databaseCharset": "utf8mb3",
     "volumes.protect": False,
     "gates.timeoutSeconds": 600,
     "gates.pollSeconds": 5,
@@ -322,3 +325,29 @@ def test_empty_config_is_a_valid_one_host_cluster() -> None:
 
 def test_every_default_is_listed_here() -> None:
     assert set(field_defaults(Settings)) - {"hosts"} == set(DEFAULTS) | {"network.subnet"}
+
+
+def test_database_charset_is_utf8mb3_or_utf8mb4_and_errors_name_the_key() -> None:
+    assert load_settings({}).openstack.database_charset == "utf8mb3"
+    chosen = load_settings(modified("dev", "openstack.databaseCharset", "utf8mb4"))
+    assert chosen.openstack.database_charset == "utf8mb4"
+    with pytest.raises(SettingsError, match=r"openstack-ndb:openstack.databaseCharset: .*"
+                                            r"utf8mb3.*utf8mb4.*\(got 'latin1'\)"):
+        load_settings(modified("dev", "openstack.databaseCharset", "latin1"))
+
+
+@pytest.mark.parametrize("name", ["TransactionDeadlockDetectionTimeout",
+                                  "maxNoOfConcurrentOperations"])
+def test_runtime_parameters_are_typed_settings_not_raw_parameters(name: str) -> None:
+    found = problems(modified("dev", f"dataNodes.parameters.{name}", 5000))
+    assert "dataNodes." in found[f"dataNodes.parameters.{name}"]
+
+
+def test_lock_wait_below_ndbs_minimum_names_the_key() -> None:
+    found = problems(modified("dev", "dataNodes.transactionDeadlockDetectionTimeout", 10))
+    assert "greater than or equal to 50" in found["dataNodes.transactionDeadlockDetectionTimeout"]
+
+
+def test_operation_records_count_against_the_memory_limit() -> None:
+    found = problems(modified("dev", "dataNodes.maxNoOfConcurrentOperations", 600_000))
+    assert "maxNoOfConcurrentOperations" in found["dataNodes.dataMemory"]

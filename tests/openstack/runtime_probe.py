@@ -1,0 +1,264 @@
+"""Run by a service venv's python with the services' start-up hook (OPENSTACK_NDB_ADAPT=1,
+ndb_adapt/site on PYTHONPATH), not imported by the tests: one runtime case of
+tests/openstack/test_runtime_cases.py against the SQL endpoint, printing what happened as
+one JSON line.
+
+    python runtime_probe.py CASE HOST PORT DATABASE [ARG]
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pymysql
+
+# The service venv's packages (not the program's venv): oslo.db, SQLAlchemy.
+import sqlalchemy as sa  # type: ignore[import-not-found]
+from oslo_db import api as oslo_db_api  # type: ignore[import-not-found]
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import engines  # type: ignore[import-not-found]
+from sqlalchemy import orm
+
+SQL_MODE = "STRICT_TRANS_TABLES,STRICT_ALL_TABLES,NO_ZERO_IN_DATE,NO_ZERO_DATE," \
+           "ERROR_FOR_DIVISION_BY_ZERO"  # components.render.ndb.SERVICE_SQL_MODE
+
+
+class Probe:
+    def __init__(self, host: str, port: int, database: str) -> None:
+        self.host, self.port, self.database = host, port, database
+
+    def connect(self, **kwargs: Any) -> Any:
+        return pymysql.connect(host=self.host, port=self.port, user="root", password="",
+                               database=self.database, **kwargs)
+
+    def engine(self) -> Any:
+        """oslo.db's engine, as the services make it (its exception filters, its mode)."""
+        return engines.create_engine(
+            f"mysql+pymysql://root:@{self.host}:{self.port}/{self.database}?charset=utf8mb4",
+            mysql_sql_mode=SQL_MODE)
+
+    def ddl(self, *statements: str) -> None:
+        conn = self.connect(autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                for statement in statements:
+                    cur.execute(statement)
+        finally:
+            conn.close()
+
+    def rows(self, sql: str) -> list[Any]:
+        conn = self.connect(autocommit=True)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return [r[0] if len(r) == 1 else list(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+
+def lock_wait(p: Probe, hold: str) -> dict[str, Any]:
+    """(a) Connection 1 holds a row FOR UPDATE for `hold` seconds; connection 2 updates it."""
+    p.ddl("CREATE TABLE counter (id INTEGER NOT NULL, value INTEGER NOT NULL, "
+          "PRIMARY KEY (id)) ENGINE=InnoDB", "INSERT INTO counter VALUES (1, 0)")
+    holder, waiter = p.connect(), p.connect()
+    with holder.cursor() as cur:
+        cur.execute("SELECT value FROM counter WHERE id = 1 FOR UPDATE")
+
+    def release() -> None:
+        time.sleep(float(hold))
+        holder.commit()
+
+    threading.Thread(target=release).start()
+    started = time.monotonic()
+    error = None
+    try:
+        with waiter.cursor() as cur:
+            cur.execute("UPDATE counter SET value = value + 1 WHERE id = 1")
+        waiter.commit()
+    except pymysql.err.MySQLError as failed:
+        error = list(failed.args)
+    waited = time.monotonic() - started
+    return {"waited_s": round(waited, 2), "error": error,
+            "value": p.rows("SELECT value FROM counter")}
+
+
+def retry_loop(p: Probe, stop_file: str) -> dict[str, Any]:
+    """(b) Two-statement transactions under oslo.db's retry decorator, from 4 threads, until
+    `stop_file` exists (the test kills and restarts a data node meanwhile)."""
+    p.ddl("CREATE TABLE first (id INTEGER NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB",
+          "CREATE TABLE second (id INTEGER NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB")
+    engine = p.engine()
+    attempts: list[int] = []
+    retried: dict[str, int] = {}
+    committed: list[int] = []
+    escaped: list[str] = []
+
+    @oslo_db_api.wrap_db_retry(max_retries=20, retry_interval=0.2, max_retry_interval=2,  # type: ignore[untyped-decorator]
+                               retry_on_deadlock=True, retry_on_disconnect=True)
+    def transaction(i: int) -> None:
+        attempts.append(i)
+        try:
+            with engine.begin() as conn:
+                conn.execute(sa.text("INSERT INTO first VALUES (:i)"), {"i": i})
+                conn.execute(sa.text("INSERT INTO second VALUES (:i)"), {"i": i})
+        except db_exc.DBError as error:
+            kind = f"{type(error).__name__} {getattr(error.inner_exception, 'args', [''])[0]}"
+            retried[kind] = retried.get(kind, 0) + 1
+            raise
+
+    def worker(base: int) -> None:
+        i = base
+        while not Path(stop_file).exists() and not escaped:
+            i += 1
+            try:
+                transaction(i)
+            except Exception as error:  # what escaped the decorator
+                escaped.append(f"{type(error).__name__}: {str(error)[:400]}")
+                return
+            committed.append(i)
+
+    Path(stop_file + ".running").write_text("1")
+    threads = [threading.Thread(target=worker, args=(k * 10_000_000,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    engine.dispose()
+    first = set(p.rows("SELECT id FROM first"))
+    second = set(p.rows("SELECT id FROM second"))
+    done = set(committed)
+    return {"committed": len(done), "attempts": len(attempts), "failed_attempts": retried,
+            "escaped": escaped, "missing": sorted((done - first) | (done - second))[:20]}
+
+
+def statement_error(p: Probe, catch: str) -> dict[str, Any]:
+    """(c) INSERT a 1; INSERT b duplicate (caught); INSERT a 2; COMMIT, through oslo.db.
+    catch: 'duplicate' (what InnoDB raises, DBDuplicateEntry) or 'any' (every DBError)."""
+    p.ddl("CREATE TABLE a (id INTEGER NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB",
+          "CREATE TABLE b (id INTEGER NOT NULL, PRIMARY KEY (id)) ENGINE=InnoDB",
+          "INSERT INTO b VALUES (5)")
+    engine = p.engine()
+    caught = raised = None
+    handled = db_exc.DBDuplicateEntry if catch == "duplicate" else db_exc.DBError
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO a VALUES (1)"))
+            try:
+                conn.execute(sa.text("INSERT INTO b VALUES (5)"))
+            except handled as error:
+                caught = type(error).__name__
+            conn.execute(sa.text("INSERT INTO a VALUES (2)"))
+    except db_exc.DBError as error:
+        raised = type(error).__name__
+    engine.dispose()
+    return {"caught": caught, "raised": raised, "a": sorted(p.rows("SELECT id FROM a"))}
+
+
+def nested_duplicate(p: Probe, _arg: str) -> dict[str, Any]:
+    """(d) nova's instance_tag_add race: a row written, then in a savepoint
+    (session.begin_nested()) a tag that already exists; the duplicate is caught; commit."""
+    metadata = sa.MetaData()
+    instances = sa.Table("instances", metadata,
+                         sa.Column("uuid", sa.String(36), primary_key=True),
+                         mysql_engine="InnoDB")
+    tags = sa.Table("tags", metadata,
+                    sa.Column("resource_id", sa.String(36), primary_key=True),
+                    sa.Column("tag", sa.String(80), primary_key=True),
+                    mysql_engine="InnoDB")
+    engine = p.engine()
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(tags.insert().values(resource_id="u1", tag="web"))
+    session_maker = orm.sessionmaker(bind=engine)
+    caught = error = None
+    try:
+        with session_maker.begin() as session:
+            session.execute(instances.insert().values(uuid="u1"))
+            try:
+                with session.begin_nested():
+                    session.execute(tags.insert().values(resource_id="u1", tag="web"))
+            except db_exc.DBDuplicateEntry as duplicate:
+                caught = f"DBDuplicateEntry {duplicate.columns}"
+    except Exception as failed:
+        error = f"{type(failed).__name__}: {str(failed)[:300]}"
+    engine.dispose()
+    return {"caught": caught, "error": error, "instances": p.rows("SELECT uuid FROM instances"),
+            "tags": p.rows("SELECT tag FROM tags")}
+
+
+def large_delete(p: Probe, rows: str) -> dict[str, Any]:
+    """(e) One DELETE of `rows` rows in one statement, as nova-manage db purge issues it
+    (`with conn.begin(): conn.execute(table.delete().where(col < before))`)."""
+    count = int(rows)
+    p.ddl("CREATE TABLE shadow_instance_actions (id INTEGER NOT NULL, created_at DATETIME, "
+          "action VARCHAR(255), PRIMARY KEY (id)) ENGINE=InnoDB")
+    conn = p.connect(autocommit=True)
+    with conn.cursor() as cur:
+        for start in range(0, count, 5000):
+            cur.execute("INSERT INTO shadow_instance_actions VALUES " + ",".join(
+                f"({i}, '2020-01-01 00:00:00', 'create')"
+                for i in range(start, min(count, start + 5000))))
+    conn.close()
+    engine = p.engine()
+    table = sa.Table("shadow_instance_actions", sa.MetaData(), autoload_with=engine)
+    started = time.monotonic()
+    error = deleted = None
+    try:
+        with engine.connect() as conn, conn.begin():
+            deleted = conn.execute(
+                table.delete().where(table.c.created_at < "2021-01-01")).rowcount
+    except db_exc.DBError as failed:
+        error = str(failed.inner_exception)[:300]
+    engine.dispose()
+    return {"deleted": deleted, "error": error, "seconds": round(time.monotonic() - started, 2),
+            "left": p.rows("SELECT COUNT(*) FROM shadow_instance_actions")[0]}
+
+
+ML2_PORT_BINDINGS = (  # neutron's ml2_init_ops.py, as SQLAlchemy emits it
+    "\nCREATE TABLE ml2_port_bindings (\n\tport_id VARCHAR(36) NOT NULL, \n\t"
+    "host VARCHAR(255) DEFAULT '' NOT NULL, \n\tvif_type VARCHAR(64) NOT NULL, \n\t"
+    "vnic_type VARCHAR(64) DEFAULT 'normal' NOT NULL, \n\t"
+    "profile VARCHAR(4095) DEFAULT '' NOT NULL, \n\t"
+    "vif_details VARCHAR(4095) DEFAULT '' NOT NULL, \n\tPRIMARY KEY (port_id), \n\t"
+    "FOREIGN KEY(port_id) REFERENCES ports (id) ON DELETE CASCADE\n)ENGINE=InnoDB\n\n")
+
+
+def wide_table(p: Probe, _arg: str) -> dict[str, Any]:
+    """(f) neutron's first CREATE TABLE ml2_port_bindings in a utf8mb4 database; an INSERT
+    that omits profile and vif_details; the port's delete takes its binding along."""
+    error = None
+    try:
+        p.ddl("CREATE TABLE ports (id VARCHAR(36) NOT NULL, PRIMARY KEY (id))ENGINE=InnoDB",
+              ML2_PORT_BINDINGS, "INSERT INTO ports VALUES ('p1')",
+              "INSERT INTO ml2_port_bindings (port_id, host, vif_type) VALUES ('p1', 'h', 'ovs')")
+    except pymysql.err.MySQLError as failed:
+        return {"error": list(failed.args)}
+    binding = p.rows("SELECT profile, vif_details, vnic_type FROM ml2_port_bindings")
+    columns = p.rows("SELECT COLUMN_NAME, DATA_TYPE, COLUMN_DEFAULT, IS_NULLABLE FROM "
+                     "information_schema.COLUMNS WHERE TABLE_SCHEMA = DATABASE() AND "
+                     "TABLE_NAME = 'ml2_port_bindings' ORDER BY ORDINAL_POSITION")
+    engine = p.rows("SELECT ENGINE FROM information_schema.TABLES WHERE TABLE_SCHEMA = "
+                    "DATABASE() AND TABLE_NAME = 'ml2_port_bindings'")
+    p.ddl("DELETE FROM ports WHERE id = 'p1'")
+    return {"error": error, "binding": binding, "columns": columns, "engine": engine,
+            "after_port_delete": p.rows("SELECT COUNT(*) FROM ml2_port_bindings")[0]}
+
+
+CASES = {"lock_wait": lock_wait, "retry_loop": retry_loop, "statement_error": statement_error,
+         "nested_duplicate": nested_duplicate, "large_delete": large_delete,
+         "wide_table": wide_table}
+
+
+def main() -> None:
+    case, host, port, database = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+    arg = sys.argv[5] if len(sys.argv) > 5 else ""
+    print(json.dumps(CASES[case](Probe(host, port, database), arg)))
+
+
+if __name__ == "__main__":
+    main()
