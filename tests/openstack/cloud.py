@@ -91,7 +91,12 @@ from config.openstack_layout import (  # noqa: E402
 from config.service_secrets import ServiceSecrets  # noqa: E402
 from testbed.cluster import TestCluster, rewrite_addresses  # noqa: E402
 from tests.openstack import register  # noqa: E402
-from tests.openstack.cluster import admin_endpoint, dev_cluster, dev_settings  # noqa: E402
+from tests.openstack.cluster import dev_settings  # noqa: E402
+from tests.openstack.database_backend import (  # noqa: E402
+    DatabaseBackend,
+    NdbBackend,
+    container_env,
+)
 from tests.openstack.migrations import COMMAND_TIMEOUT_S  # noqa: E402
 from tests.openstack.rendered import secrets_for  # noqa: E402
 from tests.openstack.services import SERVICES, VENVS  # noqa: E402
@@ -229,7 +234,8 @@ class Cloud:
 
     def __init__(self, workdir: Path, settings: Settings | None = None,
                  health_timeout: float = HEALTH_TIMEOUT_S,
-                 progress: Callable[[str], None] = log) -> None:
+                 progress: Callable[[str], None] = log,
+                 database: DatabaseBackend | None = None) -> None:
         self.workdir = Path(workdir).resolve()
         self.settings = settings or dev_settings()
         self.topology = build_topology(self.settings)
@@ -242,7 +248,8 @@ class Cloud:
         self.containers: dict[str, Container] = {}
         self.artifacts: dict[str, ServiceArtifacts] = {}  # service -> what it was run from
         self._stack = ExitStack()
-        self._cluster: TestCluster | None = None
+        # The NDB cluster (arm B, the default) or a plain InnoDB mysqld (arm A, make tempest).
+        self.database: DatabaseBackend = database or NdbBackend()
         self._keys: dict[str, str] = {}  # fernet key dest -> key, one set per stack
         self._pid_namespaces: set[str] = set()
         self._rabbit: tuple[Path, Path] | None = None  # the root, the server's workdir
@@ -257,13 +264,13 @@ class Cloud:
 
     @property
     def cluster(self) -> TestCluster:
-        assert self._cluster is not None, "start() first"
-        return self._cluster
+        assert isinstance(self.database, NdbBackend), f"no cluster: {self.database.name}"
+        return self.database.cluster
 
     def localise(self, text: str, own: Placed | None = None) -> str:
         """Rendered addresses -> this machine's: the cluster's as TestCluster maps them,
         every other container's by `loopback`; a wildcard bind -> `own`'s address."""
-        text = self.cluster.localise(text)
+        text = self.database.localise(text)
         if own is not None:
             text = rewrite_addresses(text, {WILDCARD: loopback(own.address)})
         return rewrite_addresses(text, self._plane_map())
@@ -274,10 +281,9 @@ class Cloud:
             raise RuntimeError(f"no Kolla sources at {docker}; run make kolla-source")
         began = time.monotonic()
         try:
-            self.progress("starting the NDB test bed cluster from the dev stack's files")
-            self._cluster = self._stack.enter_context(
-                dev_cluster(self.workdir / "ndb", self.layout.enabled))
-            self._lap("cluster", began)
+            self.progress(f"starting the database: {self.database.name}")
+            self._stack.enter_context(self.database.start(self.workdir, self.layout.enabled))
+            self._lap(f"database {self.database.name}", began)
             step = time.monotonic()
             self._start_rabbitmq()
             self._start_memcached()
@@ -304,7 +310,6 @@ class Cloud:
             _kill(container)
         self.containers.clear()
         self._stack.close()
-        self._cluster = None
         if self._rabbit is not None:
             cleanup(*self._rabbit)
             self._rabbit = None
@@ -449,7 +454,7 @@ class Cloud:
         secrets = service_secrets(name)
         if artifacts.bootstrap is not None:
             self.progress(f"{name}: databases {', '.join(spec.databases)} and account")
-            create_or_adopt(admin_endpoint(self.cluster),
+            create_or_adopt(self.database.admin_endpoint(),
                             ServiceAccount(spec.db_user, "%", secrets.database_password),
                             list(spec.databases))
             self._run_bootstrap(name, artifacts.bootstrap)
@@ -539,7 +544,8 @@ class Cloud:
             user = spec.containers[art.role].user
         argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--fork", "--kill-child",
                 "--propagation", "private", "--", "bash", "-c", _CONTAINER_SCRIPT, where.name,
-                str(stage), str(top), user, str(venv), *art.envs]
+                str(stage), str(top), user, str(venv),
+                *container_env(self.database, art.envs)]
         result = Result(where.name, name, art.role, config["command"])
         self.progress(f"{where.name}: {config['command']}"
                       + (" (bootstrap, run to its end)" if bootstrap else ""))
@@ -752,7 +758,7 @@ def serve(out: TextIO) -> int:
             "pid": os.getpid(),
             "openrc": str(openrc),
             "horizon": where,
-            "sql": "mysql -h {} -P {} -u root".format(*cloud.cluster.endpoint()),
+            "sql": cloud.database.sql_command(),
             "unhealthy": [r.name for r in cloud.results.values() if not r.healthy],
             "stop": "make cloud-down",
         }
