@@ -88,7 +88,7 @@ def tempest_venv() -> Path:
     return venv
 
 
-def test_class(test_id: str) -> str:
+def class_of(test_id: str) -> str:
     """tempest.api.identity.admin.v3.test_users.UsersV3TestJSON.test_x[id-...] -> the class;
     a class fixture's id ("setUpClass (module.Class)") -> that class."""
     fixture = _CLASS_FIXTURE.match(test_id)
@@ -103,7 +103,7 @@ def partition(test_ids: list[str], workers: int = WORKERS) -> list[list[str]]:
     fixtures stay in one process)."""
     by_class: dict[str, int] = defaultdict(int)
     for test_id in test_ids:
-        by_class[test_class(test_id)] += 1
+        by_class[class_of(test_id)] += 1
     loads = [0] * workers
     out: list[list[str]] = [[] for _ in range(workers)]
     for name, count in sorted(by_class.items(), key=lambda kv: (-kv[1], kv[0])):
@@ -137,13 +137,13 @@ def b_only_failures(a: dict[str, dict[str, Any]],
     """Failed on B, passed on A. A class fixture that failed on B counts when its class's
     tests passed on A."""
     passed_a = {t for t, e in a.items() if e["status"] in PASSED}
-    classes_passed_a = {test_class(t) for t in passed_a}
+    classes_passed_a = {class_of(t) for t in passed_a}
     out = []
     for test_id, entry in sorted(b.items()):
         if entry["status"] not in FAILED:
             continue
         if test_id in passed_a or (_CLASS_FIXTURE.match(test_id)
-                                   and test_class(test_id) in classes_passed_a):
+                                   and class_of(test_id) in classes_passed_a):
             out.append(test_id)
     return out
 
@@ -270,7 +270,7 @@ def rerun(ws: Workspace, suspects: list[str], tests: Path,
     ids = set()
     for test_id in suspects:
         if _CLASS_FIXTURE.match(test_id):
-            ids |= {t for t in listed if test_class(t) == test_class(test_id)}
+            ids |= {t for t in listed if class_of(t) == class_of(test_id)}
         else:
             ids.add(test_id)
     load = folder / "rerun.txt"
@@ -283,7 +283,7 @@ def rerun(ws: Workspace, suspects: list[str], tests: Path,
         if _CLASS_FIXTURE.match(test_id):
             fixture = again.get(test_id)
             members = [again.get(t, {}).get("status") for t in ids
-                       if test_class(t) == test_class(test_id)]
+                       if class_of(t) == class_of(test_id)]
             # A fixture that passes leaves no entry of its own: its tests then say.
             out[test_id] = fixture if fixture is not None else {
                 "status": "fail" if any(s in FAILED for s in members) else "success",
