@@ -23,7 +23,7 @@ from __future__ import annotations
 import configparser
 import io
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,9 +48,12 @@ class TempestPaths:
 
 
 def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
-           paths: TempestPaths, localise: Callable[[str], str] = lambda text: text) -> str:
+           paths: TempestPaths, localise: Callable[[str], str] = lambda text: text,
+           *, network_extensions: Sequence[str] = ()) -> str:
     """tempest.conf's text. `localise` turns a rendered address into where this machine
-    serves it (the harness's Cloud.localise)."""
+    serves it (the harness's Cloud.localise). `network_extensions`: the aliases neutron
+    lists (GET /v2.0/extensions), as devstack writes them; tempest's default, "all",
+    would run the tests of extensions no plugin loads, on both arms alike."""
     os_s = settings.openstack
     enabled = set(layout.enabled)
     auth_url = localise(layout.identity_url("public"))
@@ -95,6 +98,9 @@ def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
     conf["compute-feature-enabled"] = {"console_output": "false", "vnc_console": "false",
                                        "snapshot": "false"}
     conf["network"] = {"project_network_cidr": "10.100.0.0/16", "floating_network_name": ""}
+    if network_extensions:
+        conf["network-feature-enabled"] = {
+            "api_extensions": ",".join(sorted(network_extensions))}
     conf["heat_plugin"] = {
         "auth_url": auth_url,
         "auth_version": "3",

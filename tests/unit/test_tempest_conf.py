@@ -67,3 +67,9 @@ def test_written_with_mode_0600(tmp_path: Path) -> None:
     write(path, "[auth]\nadmin_password = x\n")
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert path.read_text() == "[auth]\nadmin_password = x\n"
+
+
+def test_network_extensions_are_the_listed_ones_or_tempest_default() -> None:
+    assert "network-feature-enabled" not in _render()
+    listed = _render(network_extensions=["router", "quotas"])["network-feature-enabled"]
+    assert listed["api_extensions"] == "quotas,router"
