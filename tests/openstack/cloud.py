@@ -53,6 +53,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -465,6 +467,21 @@ class Cloud:
         if name == self.layout.identity:
             # Every later service registers with keystone before its containers start.
             self._wait_healthy([c.placed.name for c in artifacts.containers])
+            self._wait_published(self.localise(self.layout.identity_url("public")))
+
+    def _wait_published(self, url: str, timeout: float = 120) -> None:
+        """Until `url` answers through the API HAProxy: a healthy container is not yet a
+        backend HAProxy sends to (its checks must pass `rise` times first). On NDB the next
+        service's migrations took longer than that; on InnoDB they do not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=10):
+                    return
+            except (OSError, urllib.error.URLError) as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} does not answer: {error}") from error
+            time.sleep(1)
 
     def _register(self, artifacts: ServiceArtifacts) -> None:
         """The service's registration (components/render/registration.py, the description
