@@ -134,17 +134,27 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, int]:
 
 def b_only_failures(a: dict[str, dict[str, Any]],
                     b: dict[str, dict[str, Any]]) -> list[str]:
-    """Failed on B, passed on A. A class fixture that failed on B counts when its class's
-    tests passed on A."""
-    passed_a = {t for t, e in a.items() if e["status"] in PASSED}
-    classes_passed_a = {class_of(t) for t in passed_a}
-    out = []
-    for test_id, entry in sorted(b.items()):
-        if entry["status"] not in FAILED:
-            continue
-        if test_id in passed_a or (_CLASS_FIXTURE.match(test_id)
-                                   and class_of(test_id) in classes_passed_a):
-            out.append(test_id)
+    """The tests that failed on B and passed on A."""
+    return sorted(t for t, e in b.items()
+                  if e["status"] in FAILED and a.get(t, {}).get("status") in PASSED)
+
+
+def per_test(stream: dict[str, dict[str, Any]], listed: list[str]) -> dict[str, dict[str, Any]]:
+    """Every listed test's outcome. A test the stream does not name did not run because its
+    class fixture (setUpClass) failed or skipped the class: it takes that fixture's status
+    and error, so that the counts add up to the list on both arms."""
+    fixtures = {class_of(t): e for t, e in stream.items() if _CLASS_FIXTURE.match(t)}
+    out = {}
+    for test_id in listed:
+        fixture = fixtures.get(class_of(test_id))
+        if test_id in stream:
+            out[test_id] = stream[test_id]
+        elif fixture is not None:
+            out[test_id] = {**fixture, "seconds": None,
+                            "error": f"(class fixture) {fixture['error']}"}
+        else:
+            out[test_id] = {"status": "missing", "seconds": None,
+                            "error": "not in the run's subunit stream"}
     return out
 
 
@@ -246,52 +256,33 @@ def run_area(ws: Workspace, area: str, arm: str, out: Path, saved: Path) -> dict
     ws.run("tempest", "run", "--load-list", str(tests), "--worker-file", str(workers),
            progress=folder / "run.log")
     wall = time.monotonic() - began
-    results = ws.last_results()
+    stream = ws.last_results()
+    results = per_test(stream, tests.read_text().split())
     record: dict[str, Any] = {"arm": arm, "area": area, "wall_seconds": round(wall),
-                              "counts": summarise(results), "results": results, "rerun": {}}
+                              "counts": summarise(results), "results": results, "rerun": {},
+                              "fixtures": {t: e for t, e in stream.items()
+                                           if _CLASS_FIXTURE.match(t)}}
     if arm == "ndb":
         baseline = out.parent / "innodb" / area / "results.json"
         if baseline.is_file():
             suspects = b_only_failures(json.loads(baseline.read_text())["results"], results)
         else:  # no arm A yet: every failure gets its second chance
             suspects = sorted(t for t, e in results.items() if e["status"] in FAILED)
-        record["rerun"] = rerun(ws, suspects, tests, folder)
+        record["rerun"] = rerun(ws, suspects, folder)
     (folder / "results.json").write_text(json.dumps(record, indent=1))
     log(f"{ARM_LABEL[arm]} {area}: {record['counts']} in {wall:.0f} s")
     return record
 
 
-def rerun(ws: Workspace, suspects: list[str], tests: Path,
-          folder: Path) -> dict[str, dict[str, Any]]:
-    """The suspects once more, serially; a class fixture's failure reruns its class."""
+def rerun(ws: Workspace, suspects: list[str], folder: Path) -> dict[str, dict[str, Any]]:
+    """The suspects once more, serially."""
     if not suspects:
         return {}
-    listed = tests.read_text().split()
-    ids = set()
-    for test_id in suspects:
-        if _CLASS_FIXTURE.match(test_id):
-            ids |= {t for t in listed if class_of(t) == class_of(test_id)}
-        else:
-            ids.add(test_id)
     load = folder / "rerun.txt"
-    load.write_text("\n".join(sorted(ids)) + "\n")
-    log(f"rerunning {len(ids)} B-only failures serially")
+    load.write_text("\n".join(suspects) + "\n")
+    log(f"rerunning {len(suspects)} B-only failures serially")
     ws.run("tempest", "run", "--serial", "--load-list", str(load), progress=folder / "rerun.log")
-    again = ws.last_results()
-    out = {}
-    for test_id in suspects:
-        if _CLASS_FIXTURE.match(test_id):
-            fixture = again.get(test_id)
-            members = [again.get(t, {}).get("status") for t in ids
-                       if class_of(t) == class_of(test_id)]
-            # A fixture that passes leaves no entry of its own: its tests then say.
-            out[test_id] = fixture if fixture is not None else {
-                "status": "fail" if any(s in FAILED for s in members) else "success",
-                "seconds": None, "error": ""}
-        else:
-            out[test_id] = again.get(test_id, {"status": "missing", "seconds": None,
-                                               "error": "not in the rerun's stream"})
-    return out
+    return per_test(ws.last_results(), suspects)
 
 
 def compare(out: Path, areas: list[str]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from tests.openstack.tempest_run import (
     class_of,
     compare,
     partition,
+    per_test,
     summarise,
     worker_file,
 )
@@ -51,10 +52,21 @@ def test_worker_file_selects_exactly_its_classes() -> None:
 
 def test_b_only_failures_are_failures_on_b_that_passed_on_a() -> None:
     a = {"t.C.test_1": _r("success"), "t.C.test_2": _r("fail"), "t.D.test_1": _r("success")}
-    b = {"t.C.test_1": _r("fail", "boom"), "t.C.test_2": _r("fail"),
-         "t.D.test_1": _r("success"), "setUpClass (t.D)": _r("fail")}
-    assert b_only_failures(a, b) == ["setUpClass (t.D)", "t.C.test_1"]
-    assert summarise(b) == {"passed": 1, "failed": 3, "skipped": 0, "other": 0}
+    b = {"t.C.test_1": _r("fail", "boom"), "t.C.test_2": _r("fail"), "t.D.test_1": _r("fail")}
+    assert b_only_failures(a, b) == ["t.C.test_1", "t.D.test_1"]
+    assert summarise(b) == {"passed": 0, "failed": 3, "skipped": 0, "other": 0}
+
+
+def test_a_class_fixture_stands_for_the_tests_it_kept_from_running() -> None:
+    stream = {"t.C.test_1": _r("success"), "setUpClass (t.D)": _r("fail", "403"),
+              "setUpClass (t.E)": _r("skip", "no swift")}
+    listed = ["t.C.test_1", "t.D.test_1[id-1]", "t.D.test_2", "t.E.test_1", "t.F.test_1"]
+    tests = per_test(stream, listed)
+    assert list(tests) == listed
+    assert [e["status"] for e in tests.values()] == ["success", "fail", "fail", "skip",
+                                                     "missing"]
+    assert tests["t.D.test_2"]["error"] == "(class fixture) 403"
+    assert summarise(tests) == {"passed": 1, "failed": 2, "skipped": 1, "other": 1}
 
 
 def test_compare_calls_a_regression_only_what_failed_again(tmp_path: Path) -> None:
