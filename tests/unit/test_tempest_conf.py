@@ -32,6 +32,7 @@ def test_auth_is_the_published_keystone_url_as_the_stack_admin() -> None:
     assert conf["auth"]["admin_project_name"] == "admin"
     assert conf["auth"]["admin_password"] == "s3cret"
     assert conf["auth"]["use_dynamic_credentials"] == "true"
+    assert "admin_domain_scope" not in conf["identity"]  # keystone's rules: system or project
     assert conf["heat_plugin"]["auth_url"] == "http://127.0.0.1:5000/v3"
     assert conf["heat_plugin"]["admin_password"] == "s3cret"
 
