@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -30,6 +30,8 @@ help:
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole $(STACK) control plane as processes on a test-bed cluster"
+	@echo "make tempest  Tempest on that control plane, on InnoDB (arm A) then NDB (arm B); opt-in, long"
+	@echo "              (ARM=innodb|ndb, AREA=identity|image|network|orchestration; results in .tempest/)"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
@@ -118,6 +120,16 @@ cloud-up: venv testbed openstack-venvs kolla-source
 
 cloud-down: venv
 	$(PY) -m tests.openstack.cloud down
+
+# Tempest against that control plane, once per database arm: A a plain MySQL 9.7 with InnoDB
+# and ndb_adapt off, B the NDB cluster with ndb_adapt on; same venvs, rendered files, test
+# list and worker partition (tests/openstack/tempest_run.py). Not in make test: each arm starts
+# its own control plane (~6 min) and runs the areas (identity: see README "Tempest"). Starts
+# real servers on loopback: one at a time on a shared machine.
+ARM ?= innodb ndb
+AREA ?= identity
+tempest: venv testbed openstack-venvs kolla-source
+	$(PY) -m tests.openstack.tempest_run $(foreach a,$(ARM),--arm $(a)) $(foreach a,$(AREA),--area $(a))
 
 # Kolla's own sources (kolla 23.0.0, the 2026.2 images): reference data for tests/kolla.
 kolla-source: venv

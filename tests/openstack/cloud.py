@@ -57,6 +57,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
@@ -95,7 +97,12 @@ from config.openstack_layout import (  # noqa: E402
 from config.service_secrets import ServiceSecrets  # noqa: E402
 from testbed.cluster import TestCluster, rewrite_addresses  # noqa: E402
 from tests.openstack import register  # noqa: E402
-from tests.openstack.cluster import admin_endpoint, dev_cluster, dev_settings  # noqa: E402
+from tests.openstack.cluster import dev_settings  # noqa: E402
+from tests.openstack.database_backend import (  # noqa: E402
+    DatabaseBackend,
+    NdbBackend,
+    container_env,
+)
 from tests.openstack.migrations import COMMAND_TIMEOUT_S  # noqa: E402
 from tests.openstack.rendered import secrets_for  # noqa: E402
 from tests.openstack.services import VENVS  # noqa: E402
@@ -301,7 +308,8 @@ class Cloud:
 
     def __init__(self, workdir: Path, settings: Settings | None = None,
                  health_timeout: float = HEALTH_TIMEOUT_S,
-                 progress: Callable[[str], None] = log) -> None:
+                 progress: Callable[[str], None] = log,
+                 database: DatabaseBackend | None = None) -> None:
         self.workdir = Path(workdir).resolve()
         self.settings = settings or dev_settings()
         self.topology = build_topology(self.settings)
@@ -314,7 +322,8 @@ class Cloud:
         self.containers: dict[str, Container] = {}
         self.artifacts: dict[str, ServiceArtifacts] = {}  # service -> what it was run from
         self._stack = ExitStack()
-        self._cluster: TestCluster | None = None
+        # The NDB cluster (arm B, the default) or a plain InnoDB mysqld (arm A, make tempest).
+        self.database: DatabaseBackend = database or NdbBackend()
         self._keys: dict[str, str] = {}  # fernet key dest -> key, one set per stack
         self._pid_namespaces: set[str] = set()
         self._rabbit: tuple[Path, Path] | None = None  # the root, the server's workdir
@@ -329,13 +338,13 @@ class Cloud:
 
     @property
     def cluster(self) -> TestCluster:
-        assert self._cluster is not None, "start() first"
-        return self._cluster
+        assert isinstance(self.database, NdbBackend), f"no cluster: {self.database.name}"
+        return self.database.cluster
 
     def localise(self, text: str, own: Placed | None = None) -> str:
         """Rendered addresses -> this machine's: the cluster's as TestCluster maps them,
         every other container's by `loopback`; a wildcard bind -> `own`'s address."""
-        text = self.cluster.localise(text)
+        text = self.database.localise(text)
         if own is not None:
             text = rewrite_addresses(text, {WILDCARD: loopback(own.address)})
         return rewrite_addresses(text, self._plane_map())
@@ -346,10 +355,9 @@ class Cloud:
             raise RuntimeError(f"no Kolla sources at {docker}; run make kolla-source")
         began = time.monotonic()
         try:
-            self.progress("starting the NDB test bed cluster from the dev stack's files")
-            self._cluster = self._stack.enter_context(
-                dev_cluster(self.workdir / "ndb", self.layout.enabled))
-            self._lap("cluster", began)
+            self.progress(f"starting the database: {self.database.name}")
+            self._stack.enter_context(self.database.start(self.workdir, self.layout.enabled))
+            self._lap(f"database {self.database.name}", began)
             step = time.monotonic()
             self._start_rabbitmq()
             self._start_memcached()
@@ -376,7 +384,6 @@ class Cloud:
             _kill(container)
         self.containers.clear()
         self._stack.close()
-        self._cluster = None
         if self._rabbit is not None:
             cleanup(*self._rabbit)
             self._rabbit = None
@@ -521,7 +528,7 @@ class Cloud:
         secrets = service_secrets(name)
         if artifacts.bootstrap is not None:
             self.progress(f"{name}: databases {', '.join(spec.databases)} and account")
-            create_or_adopt(admin_endpoint(self.cluster),
+            create_or_adopt(self.database.admin_endpoint(),
                             ServiceAccount(spec.db_user, "%", secrets.database_password),
                             list(spec.databases))
             self._run_bootstrap(name, artifacts.bootstrap)
@@ -532,6 +539,21 @@ class Cloud:
         if name == self.layout.identity:
             # Every later service registers with keystone before its containers start.
             self._wait_healthy([c.placed.name for c in artifacts.containers])
+            self._wait_published(self.localise(self.layout.identity_url("public")))
+
+    def _wait_published(self, url: str, timeout: float = 120) -> None:
+        """Until `url` answers through the API HAProxy: a healthy container is not yet a
+        backend HAProxy sends to (its checks must pass `rise` times first). On NDB the next
+        service's migrations took longer than that; on InnoDB they do not."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=10):
+                    return
+            except (OSError, urllib.error.URLError) as error:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{url} does not answer: {error}") from error
+            time.sleep(1)
 
     def _register(self, artifacts: ServiceArtifacts) -> None:
         """The service's registration (components/render/registration.py, the description
@@ -611,7 +633,8 @@ class Cloud:
             user = spec.containers[art.role].user
         argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--fork", "--kill-child",
                 "--propagation", "private", "--", "bash", "-c", _CONTAINER_SCRIPT, where.name,
-                str(stage), str(top), user, str(venv), image_build(art.image), *art.envs]
+                str(stage), str(top), user, str(venv), image_build(art.image),
+                *container_env(self.database, art.envs)]
         result = Result(where.name, name, art.role, config["command"])
         self.progress(f"{where.name}: {config['command']}"
                       + (" (bootstrap, run to its end)" if bootstrap else ""))
@@ -829,7 +852,7 @@ def serve(out: TextIO) -> int:
             "pid": os.getpid(),
             "openrc": str(openrc),
             "horizon": where,
-            "sql": "mysql -h {} -P {} -u root".format(*cloud.cluster.endpoint()),
+            "sql": cloud.database.sql_command(),
             "unhealthy": [r.name for r in cloud.results.values() if not r.healthy],
             "stop": "make cloud-down",
         }

@@ -85,8 +85,16 @@ class MysqlServer:
 
 
 @contextmanager
-def mysql_server(testbed: Testbed | None = None) -> Iterator[MysqlServer]:
-    """Initialise and start a private mysqld; yield its facts; always stop it and remove it."""
+def mysql_server(testbed: Testbed | None = None, host: str = "127.0.0.1",
+                 port: int | None = None,
+                 options: tuple[str, ...] = ("--innodb-buffer-pool-size=64M",
+                                             "--performance-schema=OFF"),
+                 ) -> Iterator[MysqlServer]:
+    """Initialise and start a private mysqld; yield its facts; always stop it and remove it.
+
+    By default on 127.0.0.1 at a free port, small (the buffer pool, no performance schema);
+    `host`, `port` and `options` (replacing the defaults) serve a longer-lived server: the
+    InnoDB arm of `make tempest` (tests/openstack/database_backend.py)."""
     testbed = testbed or require_testbed()
     (testbed.root / "tmp").mkdir(exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="openstack-ndb-mysqld-", dir=testbed.root / "tmp"))
@@ -97,10 +105,12 @@ def mysql_server(testbed: Testbed | None = None) -> Iterator[MysqlServer]:
         # root@localhost (socket) gets the password; root@127.0.0.1 is what TCP clients are
         # with skip-name-resolve. caching_sha2_password is the default plugin: pymysql handles
         # it over plain TCP through the RSA key exchange (the `cryptography` package).
+        # A client of another loopback address still comes from 127.0.0.1 (lo's source).
         (workdir / "init.sql").write_text(
             f"ALTER USER 'root'@'localhost' IDENTIFIED BY '{password}';\n"
-            f"CREATE USER 'root'@'127.0.0.1' IDENTIFIED BY '{password}';\n"
-            "GRANT ALL ON *.* TO 'root'@'127.0.0.1' WITH GRANT OPTION;\n"
+            + "".join(f"CREATE USER 'root'@'{h}' IDENTIFIED BY '{password}';\n"
+                      f"GRANT ALL ON *.* TO 'root'@'{h}' WITH GRANT OPTION;\n"
+                      for h in dict.fromkeys(("127.0.0.1", host)))
         )
         common = [
             f"--datadir={inside}/data",
@@ -126,7 +136,7 @@ def mysql_server(testbed: Testbed | None = None) -> Iterator[MysqlServer]:
                 f"mysqld --initialize failed (exit {init.returncode}):\n{init.stderr}\n"
                 f"{_tail(workdir / 'error.log')}"
             )
-        port = free_port()
+        port = port or free_port()
         log = (workdir / "mysqld.stdout.log").open("ab")
         with log:
             proc = subprocess.Popen(
@@ -134,12 +144,11 @@ def mysql_server(testbed: Testbed | None = None) -> Iterator[MysqlServer]:
                     *_PDEATHSIG,
                     *_in_root(testbed, [
                         testbed.mysqld, "--no-defaults", *common,
-                        "--bind-address=127.0.0.1", f"--port={port}",
+                        f"--bind-address={host}", f"--port={port}",
                         "--skip-name-resolve",
                         "--mysqlx=OFF",  # its port 33060 would clash between servers
                         "--secure-file-priv=",
-                        "--innodb-buffer-pool-size=64M",
-                        "--performance-schema=OFF",  # saves memory and start time
+                        *options,  # by default: saves memory and start time
                     ]),
                 ],
                 stdin=subprocess.DEVNULL,
@@ -147,9 +156,9 @@ def mysql_server(testbed: Testbed | None = None) -> Iterator[MysqlServer]:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
-        version = _wait_until_answers(proc, "127.0.0.1", port, password, workdir)
-        check_mysql_series(version, f"mysqld {testbed.mysqld} on 127.0.0.1:{port}")
-        yield MysqlServer("127.0.0.1", port, "root", password, version, workdir)
+        version = _wait_until_answers(proc, host, port, password, workdir)
+        check_mysql_series(version, f"mysqld {testbed.mysqld} on {host}:{port}")
+        yield MysqlServer(host, port, "root", password, version, workdir)
     finally:
         if proc is not None:
             _stop(proc)

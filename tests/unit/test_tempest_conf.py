@@ -1,0 +1,76 @@
+"""tempest.conf for `make tempest` (tests/openstack/tempest_conf.py): from the dev stack's
+settings and layout, the same for both database arms."""
+
+from __future__ import annotations
+
+import configparser
+import stat
+from pathlib import Path
+
+from config.openstack_layout import build_layout
+from tests.openstack.cluster import dev_settings
+from tests.openstack.tempest_conf import TempestPaths, render, write
+
+
+def _parse(text: str) -> configparser.ConfigParser:
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read_string(text)
+    return conf
+
+
+def _render(services: list[str] | None = None, **kwargs: object) -> configparser.ConfigParser:
+    settings = dev_settings(services)
+    paths = TempestPaths(Path("/w/logs"), Path("/w/locks"))
+    return _parse(render(settings, build_layout(settings), "s3cret", paths, **kwargs))  # type: ignore[arg-type]
+
+
+def test_auth_is_the_published_keystone_url_as_the_stack_admin() -> None:
+    conf = _render()
+    assert conf["identity"]["uri_v3"] == "http://127.0.0.1:5000/v3"
+    assert conf["identity"]["region"] == "RegionOne"
+    assert conf["auth"]["admin_username"] == "admin"
+    assert conf["auth"]["admin_project_name"] == "admin"
+    assert conf["auth"]["admin_password"] == "s3cret"
+    assert conf["auth"]["use_dynamic_credentials"] == "true"
+    assert "admin_domain_scope" not in conf["identity"]  # keystone's rules: system or project
+    assert conf["heat_plugin"]["auth_url"] == "http://127.0.0.1:5000/v3"
+    assert conf["heat_plugin"]["admin_password"] == "s3cret"
+
+
+def test_localise_moves_the_identity_url() -> None:
+    conf = _render(localise=lambda t: t.replace("127.0.0.1", "127.9.9.9"))
+    assert conf["identity"]["uri_v3"] == "http://127.9.9.9:5000/v3"
+    assert conf["heat_plugin"]["auth_url"] == "http://127.9.9.9:5000/v3"
+
+
+def test_no_guests_no_ssh() -> None:
+    conf = _render()
+    assert conf["validation"]["run_validation"] == "false"
+    assert conf["heat_plugin"]["skip_scenario_tests"] == "true"
+
+
+def test_service_flags_follow_the_enabled_catalog() -> None:
+    every = _render()["service_available"]
+    assert {k: every[k] for k in ("glance", "nova", "neutron", "cinder", "heat")} == dict.fromkeys(
+        ("glance", "nova", "neutron", "cinder", "heat"), "true")
+    assert every["swift"] == "false"
+    few = _render(["keystone", "glance"])["service_available"]
+    assert few["glance"] == "true"
+    assert [few[k] for k in ("nova", "neutron", "cinder", "heat", "horizon")] == ["false"] * 5
+    assert _render(["keystone", "glance"])["enforce_scope"]["nova"] == "false"
+
+
+def test_written_with_mode_0600(tmp_path: Path) -> None:
+    path = tmp_path / "etc" / "tempest.conf"
+    path.parent.mkdir()
+    path.write_text("old")
+    path.chmod(0o644)
+    write(path, "[auth]\nadmin_password = x\n")
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert path.read_text() == "[auth]\nadmin_password = x\n"
+
+
+def test_network_extensions_are_the_listed_ones_or_tempest_default() -> None:
+    assert "network-feature-enabled" not in _render()
+    listed = _render(network_extensions=["router", "quotas"])["network-feature-enabled"]
+    assert listed["api_extensions"] == "quotas,router"
