@@ -862,11 +862,23 @@ def serve(out: TextIO) -> int:
     return 0
 
 
+def _serving_pid(folder: Path) -> int | None:
+    """The pid of this folder's `serve` process if it still runs; None for none, or for a
+    pid file left by a crash or a reboot (the pid may be another program's by now)."""
+    try:
+        pid = int((folder / "serve.pid").read_text())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except (OSError, ValueError):
+        return None
+    return pid if b"tests.openstack.cloud" in cmdline and b"serve" in cmdline else None
+
+
 def up() -> int:
     folder = state_dir()
-    if (folder / "state.json").exists():
-        print(f"already up: {folder / 'state.json'}")
+    if _serving_pid(folder) is not None:
+        print(f"already up: {folder / 'state.json'} (stop: make cloud-down)")
         return 0
+    shutil.rmtree(folder, ignore_errors=True)  # what a crashed or rebooted run left
     folder.mkdir(parents=True, exist_ok=True)
     logfile = folder / "serve.log"
     with logfile.open("w") as out:
@@ -886,8 +898,10 @@ def up() -> int:
         time.sleep(1)
     print(logfile.read_text(errors="replace")[shown:], end="")
     state = json.loads((folder / "state.json").read_text())
-    print(f"\nopenrc:  source {state['openrc']}\nHorizon: {state['horizon']}\n"
-          f"SQL:     {state['sql']}\nstop:    make cloud-down")
+    print(f"\nopenrc:  source {state['openrc']}   (the admin; its password is OS_PASSWORD there)"
+          f"\nCLI:     export PATH={VENVS['openstackclient'] / 'bin'}:$PATH   (then: openstack "
+          f"catalog list)\nHorizon: {state['horizon']}   (user and password from the openrc)"
+          f"\nSQL:     {state['sql']}\nlogs:    {folder}\nstop:    make cloud-down")
     if state["unhealthy"]:
         print(f"not healthy: {', '.join(state['unhealthy'])} (see {logfile})")
     return 0
@@ -895,11 +909,11 @@ def up() -> int:
 
 def down() -> int:
     folder = state_dir()
-    pid_file = folder / "serve.pid"
-    if not pid_file.exists():
+    pid = _serving_pid(folder)
+    if pid is None:
+        shutil.rmtree(folder, ignore_errors=True)
         print("[cloud] no dev cloud is up")
         return 0
-    pid = int(pid_file.read_text())
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGTERM)
         for _ in range(240):  # stop() kills every namespace, then the cluster
