@@ -19,6 +19,9 @@ import pymysql
 
 # The service venv's packages (not the program's venv): oslo.db, SQLAlchemy.
 import sqlalchemy as sa  # type: ignore[import-not-found]
+
+# Run as a script: this folder is on sys.path.
+from neutron_ddl import ML2_PORT_BINDINGS  # type: ignore[import-not-found]
 from oslo_db import api as oslo_db_api  # type: ignore[import-not-found]
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import engines  # type: ignore[import-not-found]
@@ -219,13 +222,6 @@ def large_delete(p: Probe, rows: str) -> dict[str, Any]:
             "left": p.rows("SELECT COUNT(*) FROM shadow_instance_actions")[0]}
 
 
-ML2_PORT_BINDINGS = (  # neutron's ml2_init_ops.py, as SQLAlchemy emits it
-    "\nCREATE TABLE ml2_port_bindings (\n\tport_id VARCHAR(36) NOT NULL, \n\t"
-    "host VARCHAR(255) DEFAULT '' NOT NULL, \n\tvif_type VARCHAR(64) NOT NULL, \n\t"
-    "vnic_type VARCHAR(64) DEFAULT 'normal' NOT NULL, \n\t"
-    "profile VARCHAR(4095) DEFAULT '' NOT NULL, \n\t"
-    "vif_details VARCHAR(4095) DEFAULT '' NOT NULL, \n\tPRIMARY KEY (port_id), \n\t"
-    "FOREIGN KEY(port_id) REFERENCES ports (id) ON DELETE CASCADE\n)ENGINE=InnoDB\n\n")
 
 
 def wide_table(p: Probe, _arg: str) -> dict[str, Any]:

@@ -13,6 +13,7 @@ import pymysql
 import pytest
 
 from ndb_adapt import ddl, hook, recover, rewrite, txn
+from tests.openstack.neutron_ddl import ML2_PORT_BINDINGS
 
 Reply = Callable[["_Cursor"], int]
 
@@ -279,13 +280,6 @@ def test_savepoint_bookkeeping() -> None:
     assert state.savepoints == [] and state.changes == 0
 
 
-NEUTRON_ML2_PORT_BINDINGS = (  # ml2_init_ops.py, as SQLAlchemy emits it
-    "\nCREATE TABLE ml2_port_bindings (\n\tport_id VARCHAR(36) NOT NULL, \n\t"
-    "host VARCHAR(255) DEFAULT '' NOT NULL, \n\tvif_type VARCHAR(64) NOT NULL, \n\t"
-    "vnic_type VARCHAR(64) DEFAULT 'normal' NOT NULL, \n\t"
-    "profile VARCHAR(4095) DEFAULT '' NOT NULL, \n\t"
-    "vif_details VARCHAR(4095) DEFAULT '' NOT NULL, \n\tPRIMARY KEY (port_id), \n\t"
-    "FOREIGN KEY(port_id) REFERENCES ports (id) ON DELETE CASCADE\n)ENGINE=InnoDB\n\n")
 
 
 @pytest.mark.parametrize("charset", ["utf8mb3", "utf8mb4"])
@@ -295,16 +289,16 @@ def test_oversized_row_keeps_defaults_and_never_grows_a_row(charset: str) -> Non
     remembered: list[tuple[str, ...]] = []
     lookup = rewrite.Lookup(lambda: charset, lambda _t: {},
                             lambda *key: remembered.append(key))
-    out = rewrite.rewrite(NEUTRON_ML2_PORT_BINDINGS, lookup)
+    out = rewrite.rewrite(ML2_PORT_BINDINGS, lookup)
     assert out is not None
-    before = ddl.parse_create_table(NEUTRON_ML2_PORT_BINDINGS)
+    before = ddl.parse_create_table(ML2_PORT_BINDINGS)
     after = ddl.parse_create_table(out)
     assert before is not None and after is not None
     size = {c.name: c.row_bytes(charset) for c in before.columns}
     new = {c.name: c.row_bytes(charset) for c in after.columns}
     assert all(new[name] <= size[name] for name in size)
     if charset == "utf8mb3":  # 25,860 bytes: fits as it is
-        assert out == NEUTRON_ML2_PORT_BINDINGS.replace("ENGINE=InnoDB", "ENGINE=NDBCLUSTER")
+        assert out == ML2_PORT_BINDINGS.replace("ENGINE=InnoDB", "ENGINE=NDBCLUSTER")
         return
     assert sum(size.values()) == 34_460 and sum(new.values()) <= rewrite.ROW_BUDGET
     columns = {c.name: c.definition for c in after.columns}
