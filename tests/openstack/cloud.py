@@ -21,7 +21,10 @@ sees what the container would see:
   the rendered settings) is sourced after kolla_set_configs, as `kolla_start` does.
 - **Its own PID namespace** (`unshare --pid --fork --kill-child`, proc mounted in the overlay):
   the command is the namespace's first process, as in a container; killing the wrapper kills
-  every process of the namespace, so nothing outlives `stop()`.
+  every process of the namespace, so nothing outlives `stop()`. That process leads its own
+  session (`setsid`, as runc's init does), so its process group is inside the namespace.
+- **Its own IPC namespace and /dev/shm**, and on a bridge network **its own host name** (its
+  container name, in its /etc/hosts), as Docker gives each container.
 - **Its address.** The rendered addresses (172.28.0.x on the bridge) become loopback
   addresses: the NDB cluster's nodes as `TestCluster` maps them (127.0.1.x, its HAProxy is the
   SQL endpoint), every control-plane container `127.<b>.<c>.<d>` for `<a>.<b>.<c>.<d>` - the
@@ -31,7 +34,7 @@ sees what the container would see:
   published ports (Docker's `-p 127.0.0.1:5000:5000`) become a second `bind` on the published
   address. Ports are the rendered ones.
 - **Its health check**, the rendered Docker `test`, run inside the container's namespaces
-  (`nsenter` into its mount and PID namespaces and its root, like `docker exec`): Kolla's
+  (`nsenter` into all its namespaces and its root, like `docker exec`): Kolla's
   `healthcheck_port` greps `ss -ntp` for the connections of the processes `pgrep -f` finds,
   which in the container's PID namespace are the container's only.
 
@@ -113,6 +116,7 @@ from tests.real.rabbitmq_server import (  # noqa: E402
     in_root,
     prepare,
     rabbitmq_root,
+    rabbitmqctl,
 )
 
 KOLLA_VERSION = "23.0.0"
@@ -121,22 +125,38 @@ HEALTH_POLL_S = 3.0
 WILDCARD = "0.0.0.0"
 # If the harness dies hard, its direct children (the namespace wrappers) die with it.
 PDEATHSIG = ["setpriv", "--pdeathsig", "KILL", "--"]
+# A container's first process leads its own session and process group, inside its PID
+# namespace: runc's init calls setsid() before it execs the command. Without it the group's
+# leader is outside the namespace and getpgrp() is 0 there: oslo.messaging's queue manager
+# then takes each worker process for a new service generation, restarts its counter and
+# gives two uWSGI workers one reply queue, each taking the other's RPC replies (heat-api's
+# MessagingTimeout after 60 s, now and then). setsid(1) does not fork here: PID 1 of a new
+# namespace does not lead a group.
+SESSION_LEADER = ["setsid"]
 
-# Runs as root in the container's new mount and PID namespaces (it is PID 1 there): the
-# overlay root, the uploads, what the image's build made (image_build), then in the overlay
-# what `kolla_start` does: kolla_set_configs as root, the image's kolla_extend_start if it has
-# one, and the exec of /run_command as the container's user.
+# Runs as root in the container's new mount, PID, IPC and UTS namespaces (it is PID 1 there,
+# and leads its own session, as runc's init does): the overlay root, the uploads, what the
+# image's build made (image_build), then in the overlay what `kolla_start` does:
+# kolla_set_configs as root, the image's kolla_extend_start if it has one, and the exec of
+# /run_command as the container's user. Like Docker it has its own /dev/shm (64 MiB, Docker's
+# default size) and, on a bridge network, its own host name, which /etc/hosts resolves to its
+# address.
 _CONTAINER_SCRIPT = r"""
 set -euo pipefail
-stage=$1 top=$2 user=$3 venv=$4 build=$5
-shift 5  # the rest: the container's environment, NAME=value
+stage=$1 top=$2 user=$3 venv=$4 build=$5 hostname=$6 address=$7
+shift 7  # the rest: the container's environment, NAME=value
 mount -t tmpfs tmpfs "$top"
 mkdir -p "$top/upper" "$top/work" "$top/root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$top/upper,workdir=$top/work" "$top/root"
 mount -t proc proc "$top/root/proc"
 mount --rbind /dev "$top/root/dev"
+mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=64m shm "$top/root/dev/shm"
 mount --rbind /sys "$top/root/sys"
 cp -a "$stage/." "$top/root/"
+if [ -n "$hostname" ]; then
+  hostname "$hostname"
+  printf '%s\t%s\n' "$address" "$hostname" >>"$top/root/etc/hosts"
+fi
 exec chroot "$top/root" /bin/bash -c '
   set -euo pipefail
   user=$1 venv=$2 build=$3; shift 3
@@ -326,7 +346,8 @@ class Cloud:
         self.database: DatabaseBackend = database or NdbBackend()
         self._keys: dict[str, str] = {}  # fernet key dest -> key, one set per stack
         self._pid_namespaces: set[str] = set()
-        self._rabbit: tuple[Path, Path] | None = None  # the root, the server's workdir
+        # the root, the server's workdir, rabbitmqctl's environment
+        self._rabbit: tuple[Path, Path, dict[str, str]] | None = None
 
     # --- public interface ---------------------------------------------------------------
 
@@ -385,7 +406,7 @@ class Cloud:
         self.containers.clear()
         self._stack.close()
         if self._rabbit is not None:
-            cleanup(*self._rabbit)
+            cleanup(*self._rabbit[:2])
             self._rabbit = None
         left = self.leftovers()
         if left:
@@ -410,6 +431,11 @@ class Cloud:
         """The admin's openrc as `make openrc` writes it, with this machine's addresses."""
         password = secrets_for(self.layout.identity or "keystone").admin_password
         return self.localise(render_openrc(self.settings, self.layout, password))
+
+    def rabbitmqctl(self, *args: str) -> str:
+        """rabbitmqctl against the cloud's RabbitMQ; its stdout (AssertionError if it fails)."""
+        assert self._rabbit is not None, "RabbitMQ is not running"
+        return rabbitmqctl(*self._rabbit, *args)
 
     def report(self) -> str:
         head = (f"{'container':22} {'started':8} {'health':6} {'secs':>6} {'PSS MB':>7}  "
@@ -445,7 +471,7 @@ class Cloud:
             Path(RABBITMQ_PASSWORD_PATH).name: render_rabbitmq_password(
                 secrets_for("rabbitmq").rabbitmq_password),
         }, nodename="osndb-cloud")
-        self._rabbit = (root, workdir)
+        self._rabbit = (root, workdir, env)
         container = self._spawn_plain(
             "rabbitmq", "rabbitmq", in_root(root, workdir, f"{RABBITMQ_BIN}/rabbitmq-server"),
             env)
@@ -497,7 +523,7 @@ class Cloud:
         with logfile.open("ab") as out:
             popen = subprocess.Popen(
                 [*PDEATHSIG, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-                 *argv], env=env, stdout=out, stderr=subprocess.STDOUT,
+                 *SESSION_LEADER, *argv], env=env, stdout=out, stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL, start_new_session=True)
         container = Container(name, None, popen, logfile, time.monotonic(), result,
                               in_overlay=False)
@@ -576,13 +602,10 @@ class Cloud:
         """tests/openstack/register.py `command` for the service's registration (localised),
         as the admin, through the published identity URL; its JSON answer."""
         assert artifacts.registration is not None
-        os_s = self.settings.openstack
-        auth = {"auth_url": self.localise(self.layout.identity_url("public")),
-                "username": os_s.admin_user, "project_name": os_s.admin_project,
-                "region_name": os_s.region,
-                "password_file": str(self._secret_file(
-                    "admin-password",
-                    service_secrets(self.layout.identity or "").admin_password))}
+        auth = register.admin_auth(
+            self.settings.openstack, self.localise(self.layout.identity_url("public")),
+            self._secret_file("admin-password",
+                              service_secrets(self.layout.identity or "").admin_password))
         description = json.loads(self.localise(json.dumps(artifacts.registration.as_json())))
         return register.invoke(VENVS["openstackclient"] / "bin" / "python", command,
                                description, auth, self.workdir / "registration", *passwords)
@@ -631,9 +654,14 @@ class Cloud:
             user = spec.bootstrap.user
         else:
             user = spec.containers[art.role].user
-        argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--fork", "--kill-child",
-                "--propagation", "private", "--", "bash", "-c", _CONTAINER_SCRIPT, where.name,
-                str(stage), str(top), user, str(venv), image_build(art.image),
+        # The host name Docker gives it: its container name on a bridge network; with host
+        # networking it shares its host's (and so this machine's) UTS namespace.
+        hostname = where.container_name if self.settings.network_mode == "bridge" else ""
+        argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--ipc",
+                *(["--uts"] if hostname else []), "--fork", "--kill-child",
+                "--propagation", "private", "--", *SESSION_LEADER, "bash", "-c",
+                _CONTAINER_SCRIPT, where.name, str(stage), str(top), user, str(venv),
+                image_build(art.image), hostname, loopback(where.address),
                 *container_env(self.database, art.envs)]
         result = Result(where.name, name, art.role, config["command"])
         self.progress(f"{where.name}: {config['command']}"
@@ -723,7 +751,8 @@ class Cloud:
             argv = ["sh", "-c", argv[0]]
         env = container.health_env or None
         if container.in_overlay and container.init_pid is not None:
-            argv = ["nsenter", f"--target={container.init_pid}", "--mount", "--pid",
+            # like `docker exec`: every namespace of the container (util-linux's --all)
+            argv = ["nsenter", f"--target={container.init_pid}", "--all",
                     "--root", "--wd", "--", "env", "-i",
                     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", *argv]
         try:

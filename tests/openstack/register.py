@@ -18,9 +18,21 @@ import json
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the project's side only: this script also runs in the CLI's venv
+    from config.settings import OpenStackSettings
 
 REGISTER_TIMEOUT_S = 300
+
+
+def admin_auth(openstack: OpenStackSettings, auth_url: str, password_file: Path
+               ) -> dict[str, str]:
+    """AUTH.json of the stack's bootstrap admin (`openstack`: the stack's `openstack`
+    settings) at keystone's `auth_url` (the /v3 URL), its password in `password_file`."""
+    return {"auth_url": auth_url, "username": openstack.admin_user,
+            "project_name": openstack.admin_project, "region_name": openstack.region,
+            "password_file": str(password_file)}
 
 
 def invoke(python: Path, command: str, description: dict[str, Any], auth: dict[str, str],

@@ -194,12 +194,10 @@ class RenderedServices:
         password.write_text(secrets_for("keystone").admin_password)
         own = self.workdir / f"{name}-keystone-password"
         own.write_text(secrets_for(name).keystone_password)
-        admin = self.settings.openstack
         register.invoke(VENVS["openstackclient"] / "bin" / "python", "register",
                         described.as_json(),
-                        {"auth_url": f"{keystone_url}/v3", "username": admin.admin_user,
-                         "project_name": admin.admin_project, "region_name": admin.region,
-                         "password_file": str(password)},
+                        register.admin_auth(self.settings.openstack, f"{keystone_url}/v3",
+                                            password),
                         self.workdir / "registration", own)
 
     def keystone_client(self, command: str, url: str, *args: str) -> dict[str, Any]:

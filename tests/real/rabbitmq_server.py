@@ -45,18 +45,24 @@ class RabbitMq:
     environment: dict[str, str]
 
     def ctl(self, *args: str, timeout: float = 60) -> str:
-        """rabbitmqctl against this node (its cookie, node name and epmd port); its stdout.
-        Raises AssertionError with the output when it fails."""
-        done = subprocess.run(in_root(self.root, self.workdir, f"{RABBITMQ_BIN}/rabbitmqctl",
-                                       *args),
-                              env=self.environment, capture_output=True, text=True,
-                              timeout=timeout, check=False)
-        assert done.returncode == 0, f"rabbitmqctl {' '.join(args)}: {done.stderr[-2000:]}"
-        return done.stdout
+        """rabbitmqctl against this node; see `rabbitmqctl`."""
+        return rabbitmqctl(self.root, self.workdir, self.environment, *args, timeout=timeout)
 
     def log(self) -> str:
         return "\n".join(p.read_text(errors="replace")[-3000:]
                          for p in sorted(self.workdir.glob("log/*.log")))
+
+
+def rabbitmqctl(root: Path, workdir: Path, environment: Mapping[str, str], *args: str,
+                timeout: float = 60) -> str:
+    """rabbitmqctl against the node of `workdir` (its cookie, node name and epmd port, from
+    `environment`, what `prepare` returned); its stdout. Raises AssertionError with the
+    output when it fails, subprocess.TimeoutExpired after `timeout` seconds."""
+    done = subprocess.run(in_root(root, workdir, f"{RABBITMQ_BIN}/rabbitmqctl", *args),
+                          env=dict(environment), capture_output=True, text=True,
+                          timeout=timeout, check=False)
+    assert done.returncode == 0, f"rabbitmqctl {' '.join(args)}: {done.stderr[-2000:]}"
+    return done.stdout
 
 
 def in_root(root: Path, workdir: Path, *argv: str) -> list[str]:

@@ -17,9 +17,12 @@ The cloud is this folder's (conftest.py): the user's first hour and Horizon run 
 
 from __future__ import annotations
 
+import os
+import subprocess
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 
 import pytest
 
@@ -65,6 +68,27 @@ def test_container_starts_and_its_health_check_passes(cloud: Cloud, name: str) -
     assert result.started, f"{name} ({result.command}) did not stay up:\n{result.detail[-4000:]}"
     assert result.healthy, f"{name}: health check failed:\n{result.detail[-3000:]}"
     assert result.seconds_to_healthy is not None and result.pss_mb is not None
+
+
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_container_has_what_docker_gives_a_container(cloud: Cloud, name: str) -> None:
+    """The harness's container is what runc makes of it: its first process leads its own
+    session inside its PID namespace (getpgrp() there is 1, not the 0 of a group led from
+    outside, which breaks oslo.messaging's queue manager), and it has its own IPC namespace
+    (so its own /dev/shm) and, on the dev stack's bridge network, its own host name."""
+    container = cloud.containers.get(name)
+    assert container is not None and container.init_pid is not None, f"{name} is not running"
+    status = dict(line.split(":", 1) for line in
+                  Path(f"/proc/{container.init_pid}/status").read_text().splitlines())
+    # NSsid, NSpgid: the ids as each PID namespace sees them, the container's last
+    assert status["NSsid"].split()[-1] == status["NSpgid"].split()[-1] == "1", status
+    for kind in ("pid", "ipc", "uts"):
+        assert os.readlink(f"/proc/{container.init_pid}/ns/{kind}") != \
+            os.readlink(f"/proc/self/ns/{kind}"), kind
+    hostname = subprocess.run(["nsenter", f"--target={container.init_pid}", "--uts",
+                               "hostname"], capture_output=True, text=True, check=True)
+    placed = next(c for s in cloud.layout.services for c in s.containers if c.name == name)
+    assert hostname.stdout.strip() == placed.container_name
 
 
 def test_api_haproxy_serves_each_api_at_its_published_address(cloud: Cloud) -> None:

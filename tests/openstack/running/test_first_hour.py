@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from config.openstack_layout import RABBITMQ_VHOST
 from tests.openstack.cloud import Cloud
 from tests.openstack.services import VENVS
 
@@ -157,3 +158,23 @@ def test_service_lists_show_the_workers_up(cli: Cli) -> None:
     # No agent runs in the control plane (the OVS agents live on compute and network
     # nodes): the list answers, empty.
     assert cli.json("network", "agent", "list") == []
+
+
+def test_each_process_waits_on_a_reply_queue_of_its_own(cloud: Cloud, cli: Cli) -> None:
+    """RPC replies reach the process that called: no reply queue has two consumers. With
+    use_queue_manager the queues are named <host>:<processname>:<n>, n counted per service
+    generation in /dev/shm; two processes given the same n take each other's replies (a
+    MessagingTimeout after 60 s, a 500 on `stack event list`). Calls through both of
+    heat-api's uWSGI workers first: each names its reply queue at its first call."""
+    for _ in range(4):
+        cli.json("stack", "list")
+        cli.json("orchestration", "service", "list")
+    queues = json.loads(cloud.rabbitmqctl("list_queues", "--vhost", RABBITMQ_VHOST,
+                                          "--formatter", "json", "--quiet", "name",
+                                          "consumers"))
+    replies = {q["name"]: q["consumers"] for q in queues if q["name"].startswith("reply_")}
+    heat_api = next(c.container_name for c in cloud.layout.service("heat").containers
+                    if c.role == "api")
+    assert any(name.startswith(f"reply_{heat_api}:heat-api:") for name in replies), replies
+    shared = {name: consumers for name, consumers in replies.items() if consumers > 1}
+    assert not shared, f"reply queues with more than one consumer: {shared}"
