@@ -62,7 +62,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -93,6 +93,7 @@ from components.render.service import (  # noqa: E402
 )
 from config import Settings, build_topology  # noqa: E402
 from config.openstack_layout import (  # noqa: E402
+    MEMCACHED_PORT,
     ControlPlaneLayout,
     Placed,
     build_layout,
@@ -109,7 +110,16 @@ from tests.openstack.database_backend import (  # noqa: E402
 from tests.openstack.migrations import COMMAND_TIMEOUT_S  # noqa: E402
 from tests.openstack.rendered import secrets_for  # noqa: E402
 from tests.openstack.services import VENVS  # noqa: E402
-from tests.ports import wait_for_port  # noqa: E402
+from tests.openstack.stand_ins import (  # noqa: E402
+    COMPUTE_HOST,
+    OPENVSWITCH_ADDRESS,
+    OPENVSWITCH_SCRIPT,
+    OVSDB_PORT,
+    STAND_INS,
+    stand_in_artifacts,
+    stand_in_conf,
+)
+from tests.ports import port_open, wait_for_port  # noqa: E402
 from tests.real.rabbitmq_server import (  # noqa: E402
     RABBITMQ_BIN,
     cleanup,
@@ -122,9 +132,17 @@ from tests.real.rabbitmq_server import (  # noqa: E402
 KOLLA_VERSION = "23.0.0"
 HEALTH_TIMEOUT_S = 900.0  # from the last container's start; 2 cores start ~15 Python services
 HEALTH_POLL_S = 3.0
+DISCOVER_TIMEOUT_S = 180
 WILDCARD = "0.0.0.0"
+# The userspace datapath's taps: its own port and the agent's bridges (no bridge_mappings).
+OPENVSWITCH_LINKS = ("ovs-netdev", "br-int", "br-tun")
 # If the harness dies hard, its direct children (the namespace wrappers) die with it.
 PDEATHSIG = ["setpriv", "--pdeathsig", "KILL", "--"]
+# A plain container's PID 1: a root shell that waits for the command. A command that drops
+# root (memcached -u nobody) loses the parent-death signal that --kill-child gave it, and as
+# PID 1 it outlived a harness killed hard, still serving the old cloud's cache at the new
+# cloud's address; the shell keeps the signal, and the namespace dies with it.
+_KEEP_PID_1 = '"$@" & wait $!'
 # A container's first process leads its own session and process group, inside its PID
 # namespace: runc's init calls setsid() before it execs the command. Without it the group's
 # leader is outside the namespace and getpgrp() is 0 there: oslo.messaging's queue manager
@@ -143,8 +161,8 @@ SESSION_LEADER = ["setsid"]
 # address.
 _CONTAINER_SCRIPT = r"""
 set -euo pipefail
-stage=$1 top=$2 user=$3 venv=$4 build=$5 hostname=$6 address=$7
-shift 7  # the rest: the container's environment, NAME=value
+stage=$1 top=$2 user=$3 venv=$4 build=$5 hostname=$6 address=$7 volumes=$8
+shift 8  # the rest: the container's environment, NAME=value
 mount -t tmpfs tmpfs "$top"
 mkdir -p "$top/upper" "$top/work" "$top/root"
 mount -t overlay overlay -o "lowerdir=/,upperdir=$top/upper,workdir=$top/work" "$top/root"
@@ -153,6 +171,12 @@ mount --rbind /dev "$top/root/dev"
 mount -t tmpfs -o nosuid,nodev,noexec,mode=1777,size=64m shm "$top/root/dev/shm"
 mount --rbind /sys "$top/root/sys"
 cp -a "$stage/." "$top/root/"
+# Docker's bind mounts (-v HOST:CONTAINER), one a line
+while IFS=: read -r host_path container_path; do
+  [ -n "$host_path" ] || continue
+  mkdir -p "$top/root$container_path"
+  mount --bind "$host_path" "$top/root$container_path"
+done <<<"$volumes"
 if [ -n "$hostname" ]; then
   hostname "$hostname"
   printf '%s\t%s\n' "$address" "$hostname" >>"$top/root/etc/hosts"
@@ -161,6 +185,8 @@ exec chroot "$top/root" /bin/bash -c '
   set -euo pipefail
   user=$1 venv=$2 build=$3; shift 3
   id "$user" >/dev/null 2>&1 || useradd -M -r -d "/var/lib/$user" -s /usr/sbin/nologin "$user"
+  # The image made its home empty: not what this machine may have at that path.
+  rm -rf "/var/lib/$user"
   install -d -o "$user" -g "$user" "/var/lib/$user"
   # The venv stays at its own path under /root (its scripts name it), which only root may
   # enter on this machine: let the user through, in this overlay only.
@@ -192,14 +218,17 @@ exec chroot "$top/root" /bin/bash -c '
 class ImageBuild:
     """What one Kolla image's Dockerfile adds that a container needs, replayed at start."""
 
-    run: str  # its RUN steps, as bash (root, in the overlay; $VENV, $SITE, $USER_NAME)
+    run: str  # its RUN steps, as bash (root, in the overlay; $VENV, $SITE, $USER_NAME,
+    # $KOLLA_DOCKER: Kolla's docker/ folder, what its COPY steps copy from)
     extend_start: str | None = None  # its extend_start.sh, under Kolla's docker/
 
 
-# Every image, from the bases (kolla 23.0.0's docker/base and docker/openstack-base): the
-# group `kolla` that configure_user puts each service user in, and the venv at
-# /var/lib/kolla/venv - here a link to the service's PyPI venv - with its lib/python3 link.
+# Every image, from the bases (kolla 23.0.0's docker/base and docker/openstack-base): its
+# sudoers (the venv on sudo's secure_path), the group `kolla` that configure_user puts each
+# service user in, and the venv at /var/lib/kolla/venv - here a link to the service's PyPI
+# venv - with its lib/python3 link.
 BASE_IMAGE_BUILD = r"""
+install -m 0440 "$KOLLA_DOCKER/base/sudoers" /etc/sudoers
 getent group kolla >/dev/null || groupadd -r kolla
 usermod --append --groups kolla "$USER_NAME"
 mkdir -p /var/lib/kolla
@@ -244,7 +273,8 @@ def image_build(image: str) -> str:
     """The bash that makes the overlay hold what `image` holds (BASE_IMAGE_BUILD, then its
     IMAGE_BUILDS entry): run as root in the container's overlay before kolla_start."""
     build = IMAGE_BUILDS.get(image)
-    return ('SITE=$(echo "$VENV"/lib/python3.*/site-packages)\n' + BASE_IMAGE_BUILD
+    return (f"KOLLA_DOCKER={shlex.quote(str(kolla_docker()))}\n"
+            'SITE=$(echo "$VENV"/lib/python3.*/site-packages)\n' + BASE_IMAGE_BUILD
             + (build.run if build is not None else ""))
 
 
@@ -307,6 +337,9 @@ class Container:
     pid_namespace: str | None = None  # /proc/<pid>/ns/pid of it: finds leftovers
     in_overlay: bool = True  # health checks enter its root (an overlay) or run outside
     health_env: dict[str, str] = field(default_factory=dict)
+    user: str = "root"  # its command's user
+    envs: tuple[str, ...] = ()  # its environment, NAME=value
+    before_kill: Callable[[], None] | None = None  # what stop() runs first (best effort)
 
     def alive(self) -> bool:
         return self.popen.poll() is None
@@ -375,6 +408,7 @@ class Cloud:
         if not (docker / "base" / "set_configs.py").is_file():
             raise RuntimeError(f"no Kolla sources at {docker}; run make kolla-source")
         began = time.monotonic()
+        self._refuse_taken_addresses()
         try:
             self.progress(f"starting the database: {self.database.name}")
             self._stack.enter_context(self.database.start(self.workdir, self.layout.enabled))
@@ -398,10 +432,27 @@ class Cloud:
             self.stop()
             raise
 
+    def _refuse_taken_addresses(self) -> None:
+        """Raise RuntimeError if anything already listens where this cloud's servers will:
+        another cloud (`make cloud-down`), or a leftover of a run killed hard, which the
+        new cloud's clients would otherwise talk to."""
+        endpoints = [(self.layout.rabbitmq.address, self.layout.rabbitmq_endpoint.port),
+                     (self.layout.memcached.address, MEMCACHED_PORT)]
+        endpoints += [(c.address, c.backend_port) for s in self.layout.services
+                      for c in s.containers if c.backend_port is not None]
+        taken = [f"{loopback(a)}:{p}" for a, p in endpoints if port_open(loopback(a), p)]
+        if taken:
+            raise RuntimeError(f"already listening: {', '.join(taken)} - another cloud "
+                               "(make cloud-down) or a leftover of a run killed hard "
+                               "(ss -ltnp names it)")
+
     def stop(self) -> None:
         """Kill every container's namespace, newest first, then the cluster; raise if any
         process of ours is left."""
         for container in reversed(list(self.containers.values())):
+            if container.before_kill is not None and container.alive():
+                with contextlib.suppress(Exception):
+                    container.before_kill()
             _kill(container)
         self.containers.clear()
         self._stack.close()
@@ -431,6 +482,74 @@ class Cloud:
         """The admin's openrc as `make openrc` writes it, with this machine's addresses."""
         password = secrets_for(self.layout.identity or "keystone").admin_password
         return self.localise(render_openrc(self.settings, self.layout, password))
+
+    def exec_in(self, name: str, *argv: str, timeout: float = 120
+                ) -> subprocess.CompletedProcess[str]:
+        """`docker exec <name> argv`: in every namespace and the root of container `name`,
+        as its command's user, with its environment and the service's venv first on PATH."""
+        container = self.containers[name]
+        assert container.init_pid is not None and container.alive(), f"{name} is not running"
+        path = "/var/lib/kolla/venv/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
+        return subprocess.run(
+            ["nsenter", f"--target={container.init_pid}", "--all", "--root", "--wd", "--",
+             "env", "-i", f"PATH={path}", f"HOME=/var/lib/{container.user}", "LANG=C.UTF-8",
+             *container.envs, "setpriv", "--reuid", container.user, "--regid",
+             container.user, "--init-groups", "--", *argv],
+            capture_output=True, text=True, timeout=timeout, check=False)
+
+    def start_stand_ins(self) -> None:
+        """The test-only compute host and volume back end (tests/openstack/stand_ins.py)
+        beside the running control plane: Open vSwitch, then nova-compute, cinder-volume and
+        the Open vSwitch agent, until their checks pass; then the compute host is mapped to
+        the cell. Raises RuntimeError if one is not healthy in the health timeout."""
+        began = time.monotonic()
+        ovs_address = loopback(OPENVSWITCH_ADDRESS)
+        folder = self.workdir / "openvswitch"
+        _delete_links(OPENVSWITCH_LINKS)  # a run killed hard left them
+        ovs = self._spawn_plain("openvswitch", "openvswitch", [
+            "bash", str(OPENVSWITCH_SCRIPT), str(folder / "run"), ovs_address,
+            str(OVSDB_PORT)], dict(os.environ))
+        ovs.before_kill = lambda: _stop_openvswitch(folder / "run")
+        # Kolla's openvswitch-vswitchd check: the daemon answers on its control socket.
+        ovs.argv_health = ("CMD", "ovs-appctl", f"--target={folder / 'run'}/ovs-vswitchd.ctl",
+                           "version")
+        self._wait_port(ovs, ovs_address, OVSDB_PORT)
+        names = ["openvswitch"]
+        for stand_in in STAND_INS:
+            artifacts = self.artifacts[stand_in.service]
+            borrowed = next(a for a in artifacts.containers if a.role == stand_in.borrows)
+            conf = stand_in_conf(stand_in, loopback(stand_in.address), ovs_address)
+            art = stand_in_artifacts(stand_in, borrowed, conf)
+            # Kolla shares /run/openvswitch with the agent: ovs-ofctl reaches the bridges'
+            # management sockets there.
+            volumes = {folder / "run": "/run/openvswitch"} if stand_in.openvswitch else None
+            self._spawn_container(stand_in.service, art, user=stand_in.user, volumes=volumes)
+            names.append(stand_in.name)
+        self._wait_healthy(names)
+        sick = [n for n in names if not self.results[n].healthy]
+        if sick:
+            raise RuntimeError("stand-ins not healthy: " + "; ".join(
+                f"{n}: {self.results[n].detail[-1500:]}" for n in sick))
+        self._discover_compute_host()
+        self._lap("stand-ins", began)
+
+    def _discover_compute_host(self) -> None:
+        """Kolla-Ansible's step after a compute host starts: `nova-manage cell_v2
+        discover_hosts` in a nova container, once nova-compute has recorded its node."""
+        conductor = next(c.name for c in self.layout.service("nova").containers
+                         if c.role == "conductor")
+        # nova-compute records its node within seconds of its start, or not at all
+        deadline = time.monotonic() + DISCOVER_TIMEOUT_S
+        while True:
+            self.exec_in(conductor, "nova-manage", "cell_v2", "discover_hosts", "--verbose")
+            hosts = self.exec_in(conductor, "nova-manage", "cell_v2", "list_hosts")
+            if COMPUTE_HOST in hosts.stdout:
+                self.progress(f"{COMPUTE_HOST}: mapped to its cell")
+                return
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{COMPUTE_HOST} not in a cell: {hosts.stdout[-1500:]}"
+                                   f"{hosts.stderr[-1500:]}")
+            time.sleep(HEALTH_POLL_S)
 
     def rabbitmqctl(self, *args: str) -> str:
         """rabbitmqctl against the cloud's RabbitMQ; its stdout (AssertionError if it fails)."""
@@ -523,8 +642,9 @@ class Cloud:
         with logfile.open("ab") as out:
             popen = subprocess.Popen(
                 [*PDEATHSIG, "unshare", "--pid", "--fork", "--kill-child", "--mount-proc",
-                 *SESSION_LEADER, *argv], env=env, stdout=out, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True)
+                 *SESSION_LEADER, "bash", "-c", _KEEP_PID_1, name, *argv], env=env,
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True)
         container = Container(name, None, popen, logfile, time.monotonic(), result,
                               in_overlay=False)
         self._track(container)
@@ -639,7 +759,10 @@ class Cloud:
         self.progress(f"{art.placed.name}: exit {code} after {result.seconds_to_healthy:.0f} s")
 
     def _spawn_container(self, name: str, art: ContainerArtifacts, *,
-                         bootstrap: bool = False) -> Container:
+                         bootstrap: bool = False, user: str | None = None,
+                         volumes: Mapping[Path, str] | None = None) -> Container:
+        """Container `art` of service `name`, started: `user` instead of the catalog's,
+        `volumes` bind-mounted (host path -> container path)."""
         where = art.placed
         folder = self.workdir / "containers" / where.name
         stage = self._stage(name, art, folder / "stage")
@@ -649,10 +772,10 @@ class Cloud:
         venv = VENVS[name]
         config = json.loads((stage / KOLLA_CONFIG_DIR.lstrip("/") / "config.json").read_text())
         spec = self.layout.service(name).spec
-        if bootstrap:
+        if user is None and bootstrap:
             assert spec.bootstrap is not None
             user = spec.bootstrap.user
-        else:
+        elif user is None:
             user = spec.containers[art.role].user
         # The host name Docker gives it: its container name on a bridge network; with host
         # networking it shares its host's (and so this machine's) UTS namespace.
@@ -662,6 +785,7 @@ class Cloud:
                 "--propagation", "private", "--", *SESSION_LEADER, "bash", "-c",
                 _CONTAINER_SCRIPT, where.name, str(stage), str(top), user, str(venv),
                 image_build(art.image), hostname, loopback(where.address),
+                "\n".join(f"{src}:{dest}" for src, dest in (volumes or {}).items()),
                 *container_env(self.database, art.envs)]
         result = Result(where.name, name, art.role, config["command"])
         self.progress(f"{where.name}: {config['command']}"
@@ -672,7 +796,8 @@ class Cloud:
         health = None
         if art.healthcheck is not None:
             health = tuple(self.localise(part) for part in art.healthcheck)
-        container = Container(where.name, health, popen, logfile, time.monotonic(), result)
+        container = Container(where.name, health, popen, logfile, time.monotonic(), result,
+                              user=user, envs=container_env(self.database, art.envs))
         self._track(container)
         result.started = True  # until it exits before it is healthy
         self.results[where.name] = result
@@ -815,6 +940,20 @@ class Cloud:
                 container.result.pss_mb = by_namespace[container.pid_namespace]
 
 
+def _stop_openvswitch(run: Path) -> None:
+    """ovs-vswitchd's own exit that removes its datapath's ports (its taps on this
+    machine's network), then whatever is left of them."""
+    subprocess.run(["ovs-appctl", f"--target={run / 'ovs-vswitchd.ctl'}", "exit",
+                    "--cleanup"], capture_output=True, timeout=30, check=False)
+    _delete_links(OPENVSWITCH_LINKS)
+
+
+def _delete_links(names: tuple[str, ...]) -> None:
+    for name in names:
+        if Path(f"/sys/class/net/{name}").exists():
+            subprocess.run(["ip", "link", "delete", name], capture_output=True, check=False)
+
+
 def _pss_kb(path: Path) -> float:
     for line in path.read_text().splitlines():
         if line.startswith("Pss:"):
@@ -859,14 +998,22 @@ def serve(out: TextIO) -> int:
     """Run in the background: start the cloud, publish how to use it, wait for SIGTERM."""
     folder = state_dir()
     stop = False
+    starting = True
 
     def on_term(*_: object) -> None:
         nonlocal stop
         stop = True
+        if starting:  # `make cloud-down` while it starts: stop now, with the cleanup
+            raise SystemExit(143)
 
     signal.signal(signal.SIGTERM, on_term)
     with Cloud(folder / "run") as cloud:
         cloud.start()
+        try:  # a compute host and a volume back end to try servers and volumes on
+            cloud.start_stand_ins()
+        except RuntimeError as error:
+            print(f"[cloud] stand-ins: {error}", file=out, flush=True)
+        starting = False
         print(cloud.report(), file=out, flush=True)
         openrc = folder / "openrc"
         openrc.write_text(cloud.openrc())

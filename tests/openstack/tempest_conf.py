@@ -40,6 +40,17 @@ ADMIN_DOMAIN = "Default"  # where keystone-manage bootstrap makes the admin and 
 
 
 @dataclass(frozen=True)
+class ComputeResources:
+    """What the compute tests boot from and on (ids; the network by name)."""
+
+    image: str
+    image_alt: str
+    flavor: str
+    flavor_alt: str
+    network: str
+
+
+@dataclass(frozen=True)
 class TempestPaths:
     """Where tempest writes, inside its workspace."""
 
@@ -49,7 +60,8 @@ class TempestPaths:
 
 def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
            paths: TempestPaths, localise: Callable[[str], str] = lambda text: text,
-           *, network_extensions: Sequence[str] = ()) -> str:
+           *, network_extensions: Sequence[str] = (),
+           compute: ComputeResources | None = None) -> str:
     """tempest.conf's text. `localise` turns a rendered address into where this machine
     serves it (the harness's Cloud.localise). `network_extensions`: the aliases neutron
     lists (GET /v2.0/extensions), as devstack writes them; tempest's default, "all",
@@ -98,6 +110,12 @@ def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
     conf["validation"] = {"run_validation": "false"}
     conf["compute-feature-enabled"] = {"console_output": "false", "vnc_console": "false",
                                        "snapshot": "false"}
+    if compute is not None:  # the test-only compute host (tests/openstack/stand_ins.py)
+        conf["compute"] = {"image_ref": compute.image, "image_ref_alt": compute.image_alt,
+                           "flavor_ref": compute.flavor, "flavor_ref_alt": compute.flavor_alt,
+                           "fixed_network_name": compute.network, "min_compute_nodes": "1"}
+    # No cinder-backup in the catalog (tempest assumes one).
+    conf["volume-feature-enabled"] = {"backup": "false"}
     conf["network"] = {"project_network_cidr": "10.100.0.0/16", "floating_network_name": ""}
     if network_extensions:
         conf["network-feature-enabled"] = {

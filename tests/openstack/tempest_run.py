@@ -28,6 +28,7 @@ import hashlib
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -349,6 +350,7 @@ def run_arm(arm: str, areas: list[str], out: Path) -> None:
     log(f"arm {ARM_LABEL[arm]}: starting the control plane")
     with Cloud(folder / "cloud", settings, database=backend(arm, settings)) as cloud:
         cloud.start()
+        cloud.start_stand_ins()  # the test-only compute host and volume back end
         report = cloud.report()
         (folder / "cloud-report.txt").write_text(report + "\n")
         print(report, flush=True)
@@ -356,10 +358,21 @@ def run_arm(arm: str, areas: list[str], out: Path) -> None:
         conf = tempest_conf.render(
             settings, cloud.layout, password,
             tempest_conf.TempestPaths(folder / "workspace" / "logs", folder / "locks"),
-            cloud.localise, network_extensions=network_extensions(cloud, folder))
+            cloud.localise, network_extensions=network_extensions(cloud, folder),
+            compute=compute_resources(cloud, folder))
         ws = workspace(folder / "workspace", conf)
         for area in areas:
             run_area(ws, area, arm, folder, out / "selection")
+
+
+def openstack(cloud: Any, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`openstack args` as the admin, through the CLI with the rendered openrc."""
+    openrc = folder / "openrc"
+    tempest_conf.write(openrc, cloud.openrc())
+    line = f"source {shlex.quote(str(openrc))} && openstack {shlex.join(args)}"
+    return subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=False,
+                          timeout=300, env={**os.environ, "PATH": (
+                              f"{VENVS['openstackclient'] / 'bin'}:{os.environ['PATH']}")})
 
 
 def network_extensions(cloud: Any, folder: Path) -> list[str]:
@@ -367,16 +380,37 @@ def network_extensions(cloud: Any, folder: Path) -> list[str]:
     if neutron is not enabled or does not answer: tempest's default then)."""
     if "neutron" not in cloud.layout.enabled:
         return []
-    openrc = folder / "openrc"
-    tempest_conf.write(openrc, cloud.openrc())
-    line = (f"source {openrc} && openstack extension list --network -f value -c Alias")
-    done = subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=False,
-                          timeout=300, env={**os.environ, "PATH": (
-                              f"{VENVS['openstackclient'] / 'bin'}:{os.environ['PATH']}")})
+    done = openstack(cloud, folder, "extension", "list", "--network", "-f", "value", "-c",
+                     "Alias")
     if done.returncode != 0:
         log(f"neutron's extensions not listed (tempest assumes all): {done.stderr[-500:]}")
         return []
     return done.stdout.split()
+
+
+def compute_resources(cloud: Any, folder: Path) -> tempest_conf.ComputeResources:
+    """What devstack makes for tempest's compute tests, made by the admin: two public
+    images (a few KiB of zeros: nova's fake driver boots nothing), two flavors, and a shared
+    network with a subnet that every test project's servers go on (no isolated networks).
+    Raises RuntimeError naming the command that failed."""
+    def made(*args: str) -> dict[str, Any]:
+        done = openstack(cloud, folder, *args, "-f", "json")
+        if done.returncode != 0:
+            raise RuntimeError(f"openstack {shlex.join(args)}: {done.stderr[-1500:]}")
+        return dict(json.loads(done.stdout))
+
+    image = folder / "tempest-image.raw"
+    image.write_bytes(bytes(4096))
+    images = [made("image", "create", "--public", "--disk-format", "raw",
+                   "--container-format", "bare", "--file", str(image), name)["id"]
+              for name in ("tempest-image", "tempest-image-alt")]
+    flavors = [made("flavor", "create", "--ram", str(ram), "--disk", "1", "--vcpus", "1",
+                    name)["id"] for name, ram in (("m1.nano", 128), ("m1.micro", 192))]
+    network = made("network", "create", "--share", "tempest-net")
+    made("subnet", "create", "--network", network["id"], "--subnet-range", "10.99.0.0/24",
+         "tempest-subnet")
+    return tempest_conf.ComputeResources(images[0], images[1], flavors[0], flavors[1],
+                                         network["name"])
 
 
 def main() -> int:

@@ -1,10 +1,11 @@
-"""One running dev control plane (tests/openstack/cloud.py) for every test of this folder:
+"""One running dev control plane (tests/openstack/cloud.py) for every test of this folder,
+with the test-only compute host and volume back end beside it (tests/openstack/stand_ins.py):
 started once (about 6 minutes on 2 cores), stopped after the folder's last test, and then
 nothing of it may be left: no process in its namespaces, no port still listening.
 
 Needs the NDB test bed (with sid's RabbitMQ 4 in its root), the service and tool venvs,
-Kolla's sources, memcached, haproxy and netcat; without them the tests skip, under CI=true
-they fail.
+Kolla's sources, memcached, haproxy, netcat, sudo and Open vSwitch; without them the tests
+skip, under CI=true they fail.
 """
 
 from __future__ import annotations
@@ -26,13 +27,14 @@ def cloud(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cloud]:
     if not (kolla_docker() / "base" / "set_configs.py").is_file():
         unavailable("no Kolla sources; run tests/kolla/provision_kolla.sh (make kolla-source)")
     for tool in ("rabbitmq-server", "memcached", "haproxy", "nc", "curl", "ss", "nsenter",
-                 "setpriv", "unshare"):
+                 "setpriv", "unshare", "sudo", "ovs-vswitchd", "ovsdb-server"):
         require_tool(tool)
     workdir = tmp_path_factory.mktemp("cloud")
     started = Cloud(workdir)
     listening = []
     try:
         started.start()
+        started.start_stand_ins()
         report = started.report()
         (workdir / "report.txt").write_text(report + "\n")
         print(f"\n{report}\n(report: {workdir / 'report.txt'})", file=sys.stderr)

@@ -15,6 +15,7 @@ import os
 import shlex
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 from config.openstack_layout import RABBITMQ_VHOST
 from tests.openstack.cloud import Cloud
 from tests.openstack.services import VENVS
+from tests.openstack.stand_ins import COMPUTE_HOST
 
 CLI_TIMEOUT_S = 300
 # A heat template with no server: OS::Heat::RandomString needs heat alone.
@@ -120,6 +122,41 @@ def test_flavor_keypair_and_volume_type_create(cli: Cli) -> None:
     assert volume_type["name"] == "first-hour-type"
 
 
+def test_server_boots_with_a_bound_port_and_takes_a_volume(cli: Cli) -> None:
+    """On the test-only compute host (tests/openstack/stand_ins.py: nova's fake driver,
+    neutron's real Open vSwitch agent, cinder's fake volume driver): the scheduler places
+    the server, neutron binds its port to the host through the agent, nova and cinder attach
+    a volume to it."""
+    server = cli.json("server", "create", "--flavor", "first-hour-flavor", "--image",
+                      "first-hour-image", "--network", "first-hour-net", "--key-name",
+                      "first-hour-key", "--wait", "first-hour-server")
+    assert server["status"] == "ACTIVE", server.get("fault")
+    assert server["OS-EXT-SRV-ATTR:host"] == COMPUTE_HOST
+    ports = cli.json("port", "list", "--server", server["id"], "--long")
+    assert len(ports) == 1, ports
+    port = cli.json("port", "show", ports[0]["ID"])
+    assert (port["binding_host_id"], port["binding_vif_type"]) == (COMPUTE_HOST, "ovs"), port
+    volume = cli.json("volume", "create", "--size", "1", "first-hour-volume")
+    _wait_for(lambda: cli.json("volume", "show", volume["id"])["status"], "available")
+    cli.run("server", "add", "volume", server["id"], volume["id"])
+    _wait_for(lambda: cli.json("volume", "show", volume["id"])["status"], "in-use")
+    attached = cli.json("volume", "show", volume["id"])["attachments"]
+    assert [a["server_id"] for a in attached] == [server["id"]], attached
+    cli.run("server", "remove", "volume", server["id"], volume["id"])
+    _wait_for(lambda: cli.json("volume", "show", volume["id"])["status"], "available")
+    cli.run("server", "delete", "--wait", server["id"])
+    cli.run("volume", "delete", volume["id"])
+
+
+def _wait_for(status: Callable[[], str], wanted: str, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    seen = status()
+    while seen != wanted and "error" not in seen and time.monotonic() < deadline:
+        time.sleep(2)
+        seen = status()
+    assert seen == wanted, f"status {seen!r}, waited for {wanted!r}"
+
+
 def test_stack_create_reaches_create_complete(cli: Cli) -> None:
     (cli.folder / "stack.yaml").write_text(TEMPLATE)
     cli.run("stack", "create", "--wait", "-t", "stack.yaml", "first-hour-stack",
@@ -154,10 +191,14 @@ def test_service_lists_show_the_workers_up(cli: Cli) -> None:
     assert _up(compute, "Binary", "nova-conductor"), compute
     assert _up(compute, "Binary", "nova-scheduler"), compute
     assert _up(volume, "Binary", "cinder-scheduler"), volume
+    assert _up(compute, "Binary", "nova-compute"), compute  # the test-only ones
+    assert _up(volume, "Binary", "cinder-volume"), volume
     assert [e for e in engines if e["Status"] == "up"], engines
     # No agent runs in the control plane (the OVS agents live on compute and network
-    # nodes): the list answers, empty.
-    assert cli.json("network", "agent", "list") == []
+    # nodes): the one listed is the test-only compute host's, alive.
+    agents = cli.json("network", "agent", "list")
+    assert [(a["Agent Type"], a["Host"], a["Alive"]) for a in agents] == [
+        ("Open vSwitch agent", COMPUTE_HOST, True)], agents
 
 
 def test_each_process_waits_on_a_reply_queue_of_its_own(cloud: Cloud, cli: Cli) -> None:
