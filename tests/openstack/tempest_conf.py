@@ -9,6 +9,9 @@ between arms is the database only, which tempest never sees. What it holds:
   tempest makes a project and user per test class, as devstack's gate runs it;
 - `[service_available]` from the enabled catalog services (swift is never in the catalog);
 - no guests: `[validation] run_validation = false`, so no SSH, floating IP or key pair;
+- `[compute]` from what `compute_resources` made (tests/openstack/tempest_run.py): images,
+  flavors and a shared network for the test-only compute host (nova's fake driver);
+- no cinder-backup (`[volume-feature-enabled] backup = false`): the catalog has none;
 - every service enforces scope and the new defaults: oslo.policy 6 (the 2026.2 services'
   release) has no `enforce_scope` option left, and `enforce_new_defaults` defaults to true;
 - heat-tempest-plugin's `[heat_plugin]`, logged in as the admin for both of its users (the
@@ -116,6 +119,11 @@ def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
                            "fixed_network_name": compute.network, "min_compute_nodes": "1"}
     # No cinder-backup in the catalog (tempest assumes one).
     conf["volume-feature-enabled"] = {"backup": "false"}
+    if "cinder" in enabled:
+        # The type cinder is registered as (tempest's default is block-storage).
+        registration = layout.service("cinder").spec.keystone
+        if registration is not None:
+            conf["volume"] = {"catalog_type": registration.type}
     conf["network"] = {"project_network_cidr": "10.100.0.0/16", "floating_network_name": ""}
     if network_extensions:
         conf["network-feature-enabled"] = {

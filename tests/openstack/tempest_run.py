@@ -30,6 +30,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -422,6 +423,8 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / ".tempest")
     parser.add_argument("--compare-only", action="store_true")
     args = parser.parse_args()
+    # SIGTERM (a stopped CI job, a user's kill): stop the cloud with its cleanup.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     areas = args.area or ["identity"]
     arms = [a for a in ARMS if a in (args.arm or ARMS)]
     out = args.out.resolve()
