@@ -36,6 +36,7 @@ from components.render.infra import (
 from components.render.openstack import (
     SECRET_CONFIG,
     config_dir,
+    lock_path,
     render_service_files,
     transport_url,
 )
@@ -130,7 +131,11 @@ def _nova_conductor_files(server: RabbitMq, tmp_path: Path) -> Path:
     (home / "nova.conf.d").mkdir(parents=True)
     plain = render_service_files(settings, topology, layout, nova.spec,
                                  where=conductor.placed)["nova.conf"]
-    (home / "nova.conf").write_text(plain.replace(rendered, local))
+    # The container's lock_path (/var/lib/nova/tmp) under tmp_path, as the container's own
+    # filesystem holds it: the probe runs on this machine, whose /var/lib it must not touch.
+    locks = lock_path(nova.spec)
+    (home / "nova.conf").write_text(plain.replace(rendered, local).replace(
+        f"lock_path = {locks}\n", f"lock_path = {tmp_path / locks.lstrip('/')}\n"))
     secrets = conductor.render_secrets(ServiceSecrets(rabbitmq_password=PASSWORD))
     (home / "nova.conf.d" / SECRET_CONFIG).write_text(secrets[SECRET_CONFIG]
                                                       .replace(rendered, local))
@@ -159,6 +164,8 @@ def test_rpc_and_notifications_with_the_rendered_messaging_options(
         "rabbit_stream_fanout": True, "rabbit_qos_prefetch_count": 50,
         "use_queue_manager": True, "processname": "nova-conductor"}, seen
     assert seen["rpc_server_started"] and seen["call"] == "echo:hello", seen
+    # the queue manager took its lock where the container holds it, not in this machine's /var
+    assert list((tmp_path / "var/lib/nova/tmp").glob("oslo_read_shm_*")), seen
     assert seen["fanout"] == ["to everyone"], seen
     assert [(n["publisher_id"], n["event_type"], n["payload"])
             for n in seen["notifications"]] == [
