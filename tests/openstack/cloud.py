@@ -491,10 +491,10 @@ class Cloud:
         assert container.init_pid is not None and container.alive(), f"{name} is not running"
         path = "/var/lib/kolla/venv/bin:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin"
         return subprocess.run(
-            ["nsenter", f"--target={container.init_pid}", "--all", "--root", "--wd", "--",
-             "env", "-i", f"PATH={path}", f"HOME=/var/lib/{container.user}", "LANG=C.UTF-8",
-             *container.envs, "setpriv", "--reuid", container.user, "--regid",
-             container.user, "--init-groups", "--", *argv],
+            [*_docker_exec(container.init_pid), "env", "-i", f"PATH={path}",
+             f"HOME=/var/lib/{container.user}", "LANG=C.UTF-8", *container.envs,
+             "setpriv", "--reuid", container.user, "--regid", container.user,
+             "--init-groups", "--", *argv],
             capture_output=True, text=True, timeout=timeout, check=False)
 
     def start_stand_ins(self) -> None:
@@ -772,11 +772,12 @@ class Cloud:
         venv = VENVS[name]
         config = json.loads((stage / KOLLA_CONFIG_DIR.lstrip("/") / "config.json").read_text())
         spec = self.layout.service(name).spec
-        if user is None and bootstrap:
-            assert spec.bootstrap is not None
-            user = spec.bootstrap.user
-        elif user is None:
-            user = spec.containers[art.role].user
+        if user is None:  # the catalog's
+            if bootstrap:
+                assert spec.bootstrap is not None
+                user = spec.bootstrap.user
+            else:
+                user = spec.containers[art.role].user
         # The host name Docker gives it: its container name on a bridge network; with host
         # networking it shares its host's (and so this machine's) UTS namespace.
         hostname = where.container_name if self.settings.network_mode == "bridge" else ""
@@ -876,9 +877,7 @@ class Cloud:
             argv = ["sh", "-c", argv[0]]
         env = container.health_env or None
         if container.in_overlay and container.init_pid is not None:
-            # like `docker exec`: every namespace of the container (util-linux's --all)
-            argv = ["nsenter", f"--target={container.init_pid}", "--all",
-                    "--root", "--wd", "--", "env", "-i",
+            argv = [*_docker_exec(container.init_pid), "env", "-i",
                     "PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", *argv]
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=30,
@@ -938,6 +937,12 @@ class Cloud:
             # Only live ones: a dead namespace's inode number may be reused by a new one.
             if container.alive() and container.pid_namespace in by_namespace:
                 container.result.pss_mb = by_namespace[container.pid_namespace]
+
+
+def _docker_exec(init_pid: int) -> list[str]:
+    """What `docker exec` enters: every namespace of the container whose first process is
+    `init_pid` (util-linux's --all), and its root; the rest of the argv follows."""
+    return ["nsenter", f"--target={init_pid}", "--all", "--root", "--wd", "--"]
 
 
 def _stop_openvswitch(run: Path) -> None:
