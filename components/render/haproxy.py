@@ -56,7 +56,15 @@ def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
 
     The check asks each backend for `/` and accepts any 2xx-4xx: the APIs answer their
     version documents (200/300) or ask for a token (401); a backend that answers 5xx or not
-    at all leaves rotation."""
+    at all leaves rotation.
+
+    An idle client connection is closed after 10 s (`timeout http-keep-alive`, Kolla-Ansible's
+    value; without it HAProxy keeps it for `timeout client`). Services that fork workers
+    (nova-scheduler, nova-conductor) open keep-alive connections to keystone and placement
+    before they fork, and every worker inherits them: two workers writing on one connection
+    read each other's responses. Closed once idle, the inherited connection is dropped by each
+    worker's client pool, which opens its own (docs/ndb-compatibility.md, "Shared
+    connections")."""
     bind = bind_address(layout.network_mode, layout.api_endpoint.address)
     blocks = []
     for s in layout.services:
@@ -82,6 +90,8 @@ defaults
     timeout connect 5s
     timeout client 10m
     timeout server 10m
+    timeout http-request 10s
+    timeout http-keep-alive 10s
     timeout check 5s
     default-server inter 5s fall 3 rise 2
 

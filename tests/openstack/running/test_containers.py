@@ -91,6 +91,54 @@ def test_container_has_what_docker_gives_a_container(cloud: Cloud, name: str) ->
     assert hostname.stdout.strip() == placed.container_name
 
 
+@pytest.mark.parametrize("name", CONTAINERS)
+def test_no_two_processes_share_a_connection(cloud: Cloud, name: str) -> None:
+    """No open TCP connection of a container is held by two of its processes. Services that
+    fork workers (nova-scheduler, nova-conductor) call keystone and placement first, and
+    each worker inherits those keep-alive connections: two workers writing on one read each
+    other's responses (the B-only compute failures of issue 11). The rendered API HAProxy
+    closes them once idle (10 s), and each worker's pool then opens its own.
+    SQL connections are left out: oslo.db's process guard never lets a child use a
+    connection its parent pooled (it takes a new one, and leaves the inherited one be)."""
+    container = cloud.containers.get(name)
+    assert container is not None and container.init_pid is not None, f"{name} is not running"
+    shared = {inode: held for inode, held in shared_connections(container.init_pid).items()
+              if held[0][1] != cloud.layout.sql_endpoint.port}
+    assert not shared, f"{name}: connections held by more than one process " \
+        f"(inode: (local, remote), pids): {shared}"
+
+
+def shared_connections(init_pid: int) -> dict[str, tuple[tuple[str, int], list[int]]]:
+    """The established TCP connections of the PID namespace whose PID 1 is init_pid (as this
+    machine numbers it) that more than one of its processes holds a descriptor of:
+    socket inode -> ((remote IPv4 address, remote port), [pids]); from /proc."""
+    namespace = os.readlink(f"/proc/{init_pid}/ns/pid")
+    holders: dict[str, set[int]] = {}
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            if os.readlink(proc / "ns" / "pid") != namespace:
+                continue
+            for fd in (proc / "fd").iterdir():
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    holders.setdefault(target[8:-1], set()).add(int(proc.name))
+        except OSError:  # a process that ended meanwhile
+            continue
+    established = {}
+    for table in ("tcp", "tcp6"):
+        path = Path(f"/proc/{init_pid}/net/{table}")
+        for line in path.read_text().splitlines()[1:] if path.exists() else []:
+            fields = line.split()
+            if fields[3] == "01":  # ESTABLISHED
+                address, port = fields[2].split(":")
+                remote = ".".join(str(b) for b in reversed(bytes.fromhex(address[-8:])))
+                established[fields[9]] = (remote, int(port, 16))
+    return {inode: (established[inode], sorted(pids)) for inode, pids in holders.items()
+            if len(pids) > 1 and inode in established}
+
+
 def test_api_haproxy_serves_each_api_at_its_published_address(cloud: Cloud) -> None:
     """Through the rendered API HAProxy, at the URL users get (the published address): an
     API whose containers are healthy answers (2xx-4xx: version document or "token please");
