@@ -44,6 +44,7 @@ if str(ROOT) not in sys.path:  # `python -m tests.openstack.tempest_run` from an
     sys.path.insert(0, str(ROOT))
 
 from tests.openstack import tempest_conf  # noqa: E402
+from tests.openstack.openstack_cli import Cli  # noqa: E402
 from tests.openstack.services import VENVS  # noqa: E402
 
 SELECTIONS = Path(__file__).with_name("tempest")
@@ -132,6 +133,11 @@ def summarise(results: dict[str, dict[str, Any]]) -> dict[str, int]:
                else "skipped" if status == "skip" else "other")
         counts[key] += 1
     return counts
+
+
+def passed(results: dict[str, dict[str, Any]]) -> list[str]:
+    """The tests that passed, sorted (what `passed.txt` of an area's run lists)."""
+    return sorted(t for t, e in results.items() if e["status"] in PASSED)
 
 
 def b_only_failures(a: dict[str, dict[str, Any]],
@@ -272,6 +278,7 @@ def run_area(ws: Workspace, area: str, arm: str, out: Path, saved: Path) -> dict
             suspects = sorted(t for t, e in results.items() if e["status"] in FAILED)
         record["rerun"] = rerun(ws, suspects, folder)
     (folder / "results.json").write_text(json.dumps(record, indent=1))
+    (folder / "passed.txt").write_text("".join(f"{t}\n" for t in passed(results)))
     log(f"{ARM_LABEL[arm]} {area}: {record['counts']} in {wall:.0f} s")
     return record
 
@@ -339,7 +346,7 @@ def table(summary: dict[str, Any]) -> str:
 
 
 def run_arm(arm: str, areas: list[str], out: Path) -> None:
-    from tests.openstack.cloud import Cloud, service_secrets
+    from tests.openstack.cloud import Cloud
     from tests.openstack.cluster import dev_settings
     from tests.openstack.database_backend import backend
 
@@ -355,25 +362,28 @@ def run_arm(arm: str, areas: list[str], out: Path) -> None:
         report = cloud.report()
         (folder / "cloud-report.txt").write_text(report + "\n")
         print(report, flush=True)
-        password = service_secrets(cloud.layout.identity or "keystone").admin_password
-        conf = tempest_conf.render(
-            settings, cloud.layout, password,
-            tempest_conf.TempestPaths(folder / "workspace" / "logs", folder / "locks"),
-            cloud.localise, network_extensions=network_extensions(cloud, folder),
-            compute=compute_resources(cloud, folder))
-        ws = workspace(folder / "workspace", conf)
+        ws = prepare_workspace(cloud, folder)
         for area in areas:
             run_area(ws, area, arm, folder, out / "selection")
 
 
+def prepare_workspace(cloud: Any, folder: Path) -> Workspace:
+    """A tempest workspace in folder/workspace for a running cloud: tempest.conf from its
+    settings and layout, with neutron's extensions and the compute resources made for it."""
+    from tests.openstack.cloud import service_secrets
+
+    password = service_secrets(cloud.layout.identity or "keystone").admin_password
+    conf = tempest_conf.render(
+        cloud.settings, cloud.layout, password,
+        tempest_conf.TempestPaths(folder / "workspace" / "logs", folder / "locks"),
+        cloud.localise, network_extensions=network_extensions(cloud, folder),
+        compute=compute_resources(cloud, folder))
+    return workspace(folder / "workspace", conf)
+
+
 def openstack(cloud: Any, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
     """`openstack args` as the admin, through the CLI with the rendered openrc."""
-    openrc = folder / "openrc"
-    tempest_conf.write(openrc, cloud.openrc())
-    line = f"source {shlex.quote(str(openrc))} && openstack {shlex.join(args)}"
-    return subprocess.run(["bash", "-c", line], capture_output=True, text=True, check=False,
-                          timeout=300, env={**os.environ, "PATH": (
-                              f"{VENVS['openstackclient'] / 'bin'}:{os.environ['PATH']}")})
+    return Cli(cloud.openrc(), folder / "cli").run(*args, check=False)
 
 
 def network_extensions(cloud: Any, folder: Path) -> list[str]:

@@ -12,21 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
-import subprocess
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from config.openstack_layout import RABBITMQ_VHOST
 from tests.openstack.cloud import Cloud
-from tests.openstack.services import VENVS
+from tests.openstack.openstack_cli import Cli
 from tests.openstack.stand_ins import COMPUTE_HOST
 
-CLI_TIMEOUT_S = 300
 # A heat template with no server: OS::Heat::RandomString needs heat alone.
 TEMPLATE = """\
 heat_template_version: 2021-04-16
@@ -41,35 +37,9 @@ outputs:
 """
 
 
-class Cli:
-    """`source openrc && openstack ...` in a login-less bash, as a user types it."""
-
-    def __init__(self, cloud: Cloud, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.folder = folder
-        self.openrc = folder / "openrc"
-        self.openrc.touch(mode=0o600)
-        self.openrc.write_text(cloud.openrc())
-        self.bin = VENVS["openstackclient"] / "bin"
-
-    def run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        line = f"source {shlex.quote(str(self.openrc))} && openstack {shlex.join(args)}"
-        env = {"PATH": f"{self.bin}:{os.environ['PATH']}", "HOME": str(self.folder),
-               "LANG": "C.UTF-8"}
-        done = subprocess.run(["bash", "-c", line], env=env, cwd=self.folder,
-                              capture_output=True, text=True, timeout=CLI_TIMEOUT_S,
-                              check=False)
-        if check:
-            assert done.returncode == 0, f"openstack {shlex.join(args)}:\n{done.stderr[-3000:]}"
-        return done
-
-    def json(self, *args: str) -> Any:
-        return json.loads(self.run(*args, "-f", "json").stdout)
-
-
 @pytest.fixture(scope="module")
 def cli(cloud: Cloud, tmp_path_factory: pytest.TempPathFactory) -> Cli:
-    return Cli(cloud, tmp_path_factory.mktemp("first-hour"))
+    return Cli(cloud.openrc(), tmp_path_factory.mktemp("first-hour"))
 
 
 def test_keystone_holds_what_the_program_registers(cloud: Cloud) -> None:
