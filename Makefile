@@ -31,7 +31,8 @@ help:
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole dev control plane as processes on a test-bed cluster (root; ~6 min, 3 GB)"
 	@echo "make tempest  Tempest on a control plane of its own per arm, InnoDB (A) then NDB (B); opt-in, long; cloud-down first"
-	@echo "              (ARM=innodb|ndb, AREA=identity|image|network|orchestration; results in .tempest/)"
+	@echo "              (ARM=innodb|ndb, AREA=identity|image|network|orchestration|compute|volume|smoke;"
+	@echo "              default every area but smoke, about 50 min; results in .tempest/)"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon, the openstack CLI and Tempest from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
@@ -124,10 +125,10 @@ cloud-down: venv
 # Tempest against that control plane, once per database arm: A a plain MySQL 9.7 with InnoDB
 # and ndb_adapt off, B the NDB cluster with ndb_adapt on; same venvs, rendered files, test
 # list and worker partition (tests/openstack/tempest_run.py). Not in make test: each arm starts
-# its own control plane (~6 min) and runs the areas (identity: see README "Tempest"). Starts
-# real servers on loopback: one at a time on a shared machine.
+# its own control plane (~6 min) and runs the areas (all six: about 50 min; README "Tempest").
+# Starts real servers on loopback: one at a time on a shared machine.
 ARM ?= innodb ndb
-AREA ?= identity
+AREA ?= identity image network orchestration compute volume
 tempest: venv testbed openstack-venvs kolla-source
 	$(PY) -m tests.openstack.tempest_run $(foreach a,$(ARM),--arm $(a)) $(foreach a,$(AREA),--area $(a))
 

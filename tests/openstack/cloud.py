@@ -62,10 +62,11 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any, TextIO
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -722,11 +723,28 @@ class Cloud:
         """tests/openstack/register.py `command` for the service's registration (localised),
         as the admin, through the published identity URL; its JSON answer."""
         assert artifacts.registration is not None
+        description = json.loads(self.localise(json.dumps(artifacts.registration.as_json())))
+        return self._as_admin(command, description, *passwords)
+
+    def add_user(self, name: str, roles: Sequence[str]) -> str:
+        """A test user `name` in a project of the same name (Default domain) with `roles` on
+        it, as devstack makes its demo user; kept if it exists. Returns its password (a new
+        random one when the user is made, kept in this cloud's secrets folder)."""
+        password = self.workdir / "secrets" / f"{name}-password"
+        if not password.is_file():  # a user made earlier keeps its password
+            password = self._secret_file(password.name, token_urlsafe(24))
+        description = {"name": name, "user_domain_id": "default", "project_roles": list(roles),
+                       "project": {"name": name, "domain_id": "default",
+                                   "description": f"test project of {name}"}}
+        self._as_admin("user", description, password)
+        return password.read_text()
+
+    def _as_admin(self, command: str, description: dict[str, Any], *passwords: Path) -> Any:
+        """tests/openstack/register.py `command` for `description`, as the stack's admin."""
         auth = register.admin_auth(
             self.settings.openstack, self.localise(self.layout.identity_url("public")),
             self._secret_file("admin-password",
                               service_secrets(self.layout.identity or "").admin_password))
-        description = json.loads(self.localise(json.dumps(artifacts.registration.as_json())))
         return register.invoke(VENVS["openstackclient"] / "bin" / "python", command,
                                description, auth, self.workdir / "registration", *passwords)
 

@@ -5,11 +5,14 @@ openstack CLI's venv (openstacksdk lives there); prints one JSON object.
 
     python register.py register  DESCRIPTION.json AUTH.json PASSWORD_FILE [DOMAIN_PASSWORD_FILE]
     python register.py show      DESCRIPTION.json AUTH.json
+    python register.py user      DESCRIPTION.json AUTH.json PASSWORD_FILE
 
 AUTH.json: {"auth_url", "username", "project_name", "password_file", "region_name"} of the
 bootstrap admin (user and project in the Default domain). Passwords only ever in files.
 show: what keystone holds for the description, in the description's own shape, so the caller
-compares the two.
+compares the two. user: only the description's project, user and project roles (a test user,
+no service: {"name", "user_domain_id", "project": {"name", "domain_id", "description"},
+"project_roles"}).
 """
 
 from __future__ import annotations
@@ -72,8 +75,9 @@ def _one(found: Any) -> Any:
     return items[0] if items else None
 
 
-def register(conn: Any, d: dict[str, Any], password: str,
-             domain_password: str | None) -> dict[str, Any]:
+def project_user(conn: Any, d: dict[str, Any], password: str) -> Any:
+    """The description's project, its user (with `password` if it is made) and the user's
+    roles on the project; the user."""
     idn = conn.identity
     p = d["project"]
     project = _one(idn.projects(name=p["name"], domain_id=p["domain_id"])) or \
@@ -84,6 +88,13 @@ def register(conn: Any, d: dict[str, Any], password: str,
                         default_project_id=project.id)
     for role in d["project_roles"]:
         idn.assign_project_role_to_user(project, user, idn.find_role(role, ignore_missing=False))
+    return user
+
+
+def register(conn: Any, d: dict[str, Any], password: str,
+             domain_password: str | None) -> dict[str, Any]:
+    idn = conn.identity
+    user = project_user(conn, d, password)
     service = _one(idn.services(type=d["type"])) or idn.create_service(
         name=d["name"], type=d["type"], description=d["description"])
     have = {e.interface for e in idn.endpoints(service_id=service.id)}
@@ -159,6 +170,8 @@ def main() -> int:
         password = Path(passwords[0]).read_text()
         domain_password = Path(passwords[1]).read_text() if len(passwords) > 1 else None
         result = register(conn, description, password, domain_password)
+    elif command == "user":
+        result = {"user_id": project_user(conn, description, Path(passwords[0]).read_text()).id}
     else:
         result = show(conn, description)
     print(json.dumps(result))

@@ -14,8 +14,9 @@ between arms is the database only, which tempest never sees. What it holds:
 - no cinder-backup (`[volume-feature-enabled] backup = false`): the catalog has none;
 - every service enforces scope and the new defaults: oslo.policy 6 (the 2026.2 services'
   release) has no `enforce_scope` option left, and `enforce_new_defaults` defaults to true;
-- heat-tempest-plugin's `[heat_plugin]`, logged in as the admin for both of its users (the
-  plugin's API tests need a user that may create stacks; there is no demo user yet).
+- heat-tempest-plugin's `[heat_plugin]`: its user is a demo user with the member role on a
+  project of its own (`DemoUser`, made as devstack makes `demo`), its admin the stack's admin;
+  without a demo user, the admin is both.
 
 The admin password goes in the file, so it is a test artifact written with mode 0600
 (`write`), never printed.
@@ -54,6 +55,15 @@ class ComputeResources:
 
 
 @dataclass(frozen=True)
+class DemoUser:
+    """A non-admin user (member of its own project, in the admin's domain)."""
+
+    name: str
+    password: str
+    project: str
+
+
+@dataclass(frozen=True)
 class TempestPaths:
     """Where tempest writes, inside its workspace."""
 
@@ -64,7 +74,7 @@ class TempestPaths:
 def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
            paths: TempestPaths, localise: Callable[[str], str] = lambda text: text,
            *, network_extensions: Sequence[str] = (),
-           compute: ComputeResources | None = None) -> str:
+           compute: ComputeResources | None = None, demo: DemoUser | None = None) -> str:
     """tempest.conf's text. `localise` turns a rendered address into where this machine
     serves it (the harness's Cloud.localise). `network_extensions`: the aliases neutron
     lists (GET /v2.0/extensions), as devstack writes them; tempest's default, "all",
@@ -132,9 +142,9 @@ def render(settings: Settings, layout: ControlPlaneLayout, admin_password: str,
         "auth_url": auth_url,
         "auth_version": "3",
         "region": os_s.region,
-        "username": os_s.admin_user,
-        "password": admin_password,
-        "project_name": os_s.admin_project,
+        "username": demo.name if demo else os_s.admin_user,
+        "password": demo.password if demo else admin_password,
+        "project_name": demo.project if demo else os_s.admin_project,
         "admin_username": os_s.admin_user,
         "admin_password": admin_password,
         "admin_project_name": os_s.admin_project,

@@ -49,6 +49,8 @@ from tests.openstack.services import VENVS  # noqa: E402
 
 SELECTIONS = Path(__file__).with_name("tempest")
 ARMS = ("innodb", "ndb")  # A, then B
+# make tempest's areas (smoke, the slice make test runs, is a selection of its own)
+AREAS = ("identity", "image", "network", "orchestration", "compute", "volume")
 ARM_LABEL = {"innodb": "A (InnoDB)", "ndb": "B (NDB)"}
 WORKERS = 2  # --concurrency 2 on 2 cores, as one fixed partition
 NICE = 10
@@ -377,8 +379,14 @@ def prepare_workspace(cloud: Any, folder: Path) -> Workspace:
         cloud.settings, cloud.layout, password,
         tempest_conf.TempestPaths(folder / "workspace" / "logs", folder / "locks"),
         cloud.localise, network_extensions=network_extensions(cloud, folder),
-        compute=compute_resources(cloud, folder))
+        compute=compute_resources(cloud, folder), demo=demo_user(cloud))
     return workspace(folder / "workspace", conf)
+
+
+def demo_user(cloud: Any) -> tempest_conf.DemoUser:
+    """devstack's `demo`: a user with the member role on a project of its own, which
+    heat-tempest-plugin's tests run as (the stack's admin is its admin)."""
+    return tempest_conf.DemoUser("demo", cloud.add_user("demo", ["member"]), "demo")
 
 
 def openstack(cloud: Any, folder: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -429,13 +437,14 @@ def main() -> int:
     parser.add_argument("--arm", action="append", choices=ARMS,
                         help="innodb (A) and/or ndb (B); default both, A first")
     parser.add_argument("--area", action="append",
-                        help="a selection of tests/openstack/tempest/ (default identity)")
+                        help="a selection of tests/openstack/tempest/ (default: every area "
+                        "but smoke)")
     parser.add_argument("--out", type=Path, default=ROOT / ".tempest")
     parser.add_argument("--compare-only", action="store_true")
     args = parser.parse_args()
     # SIGTERM (a stopped CI job, a user's kill): stop the cloud with its cleanup.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    areas = args.area or ["identity"]
+    areas = args.area or list(AREAS)
     arms = [a for a in ARMS if a in (args.arm or ARMS)]
     out = args.out.resolve()
     if not args.compare_only:

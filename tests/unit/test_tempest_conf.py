@@ -9,7 +9,7 @@ from pathlib import Path
 
 from config.openstack_layout import build_layout
 from tests.openstack.cluster import dev_settings
-from tests.openstack.tempest_conf import TempestPaths, render, write
+from tests.openstack.tempest_conf import DemoUser, TempestPaths, render, write
 
 
 def _parse(text: str) -> configparser.ConfigParser:
@@ -35,6 +35,15 @@ def test_auth_is_the_published_keystone_url_as_the_stack_admin() -> None:
     assert "admin_domain_scope" not in conf["identity"]  # keystone's rules: system or project
     assert conf["heat_plugin"]["auth_url"] == "http://127.0.0.1:5000/v3"
     assert conf["heat_plugin"]["admin_password"] == "s3cret"
+
+
+def test_heat_plugin_runs_as_the_demo_user_with_the_admin_as_its_admin() -> None:
+    plugin = _render(demo=DemoUser("demo", "d3mo", "demo"))["heat_plugin"]
+    assert (plugin["username"], plugin["password"], plugin["project_name"]) == \
+        ("demo", "d3mo", "demo")
+    assert (plugin["admin_username"], plugin["admin_password"]) == ("admin", "s3cret")
+    alone = _render()["heat_plugin"]  # no demo user: the admin is both
+    assert (alone["username"], alone["password"]) == ("admin", "s3cret")
 
 
 def test_localise_moves_the_identity_url() -> None:

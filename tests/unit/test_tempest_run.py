@@ -10,11 +10,13 @@ from typing import Any
 import yaml
 
 from tests.openstack.tempest_run import (
+    AREAS,
     SELECTIONS,
     b_only_failures,
     class_of,
     compare,
     partition,
+    passed,
     per_test,
     summarise,
     worker_file,
@@ -92,8 +94,36 @@ def test_compare_calls_a_regression_only_what_failed_again(tmp_path: Path) -> No
 
 def test_every_area_has_a_selection_and_exclusions_say_why() -> None:
     areas = {p.stem for p in SELECTIONS.glob("*.txt")} - {"exclude"}
-    assert {"identity", "image", "network", "orchestration"} <= areas
+    assert areas == {*AREAS, "smoke"}  # make tempest's default areas, and make test's slice
     lines = (SELECTIONS / "exclude.txt").read_text().splitlines()
     for number, line in enumerate(lines):
         if line.strip() and not line.startswith("#"):
             assert lines[number - 1].startswith("#"), f"exclude.txt:{number + 1} has no reason"
+
+
+def test_the_smoke_selection_takes_smoke_tests_of_the_api_areas_and_heats_api() -> None:
+    """smoke.txt's regexes, as stestr applies them (re.search on the whole test id)."""
+    regexes = [re.compile(line) for line in (SELECTIONS / "smoke.txt").read_text().splitlines()
+               if line.strip() and not line.startswith("#")]
+
+    def taken(test_id: str) -> bool:
+        return any(r.search(test_id) for r in regexes)
+
+    assert taken("tempest.api.compute.servers.test_create_server.ServersTestJSON."
+                 "test_list_servers[id-9a438d88-10c6-4bcd-8b5b-5b6e25e1346f,smoke]")
+    assert taken("tempest.api.network.test_networks.NetworksTest.test_list_networks"
+                 "[id-f7ffdeda-e200-4a7a-bcbe-05716e86bf43,smoke]")
+    assert taken("heat_tempest_plugin.tests.api.test_heat_api.stacks_create_stack")
+    assert not taken("tempest.api.compute.servers.test_servers.ServersTestJSON."
+                     "test_update_server_name[id-5e6ccff8-349d-4852-a8b3-055df7988dd2]")
+    assert not taken("tempest.scenario.test_server_basic_ops.TestServerBasicOps."
+                     "test_server_basic_ops[compute,id-7fff3fb3-91d8-4fd0-bd7d-0204f1f180ba,"
+                     "network,smoke]")
+    assert not taken("tempest.api.object_storage.test_account_services.AccountTest."
+                     "test_list_containers[id-3499406a-ae53-4f8c-b43a-133d4dc6fe3f,smoke]")
+
+
+def test_passed_lists_what_passed_sorted() -> None:
+    results = {"t.b": _r("success"), "t.a": _r("xfail"), "t.c": _r("fail"),
+               "t.d": _r("skip")}
+    assert passed(results) == ["t.a", "t.b"]
