@@ -55,11 +55,15 @@ class _Echo(http.server.BaseHTTPRequestHandler):
 
 def idle_timeout_s(cfg: str) -> float:
     """The idle keep-alive timeout of a rendered HAProxy config, in seconds: `timeout
-    http-keep-alive`, else `timeout http-request`, else `timeout client` (HAProxy's order)."""
+    http-keep-alive`, else `timeout http-request`, else `timeout client` (HAProxy's order).
+    Raises AssertionError for none, or for a unit other than ms, s or m."""
+    units = {"ms": 0.001, "s": 1, "m": 60}
     for key in ("http-keep-alive", "http-request", "client"):
-        match = re.search(rf"^\s*timeout {key} (\d+)(s|m)\s*$", cfg, re.MULTILINE)
+        match = re.search(rf"^\s*timeout {key} (\S+)\s*$", cfg, re.MULTILINE)
         if match:
-            return int(match[1]) * (60 if match[2] == "m" else 1)
+            value = re.fullmatch(r"(\d+)(ms|s|m)", match[1])
+            assert value, f"timeout {key} {match[1]}: not a value with ms, s or m"
+            return int(value[1]) * units[value[2]]
     raise AssertionError("no client timeout in the rendered config")
 
 

@@ -5,9 +5,18 @@ the NDB test bed, ndb_adapt on, the test-only compute host and volume back end b
 with the same tempest.conf, venv and worker partition as `make tempest`.
 
 What passes on InnoDB is committed in `tests/openstack/tempest/baseline/smoke-innodb.txt`,
-from arm A of `make tempest AREA=smoke ARM=innodb` (its `.tempest/innodb/smoke/passed.txt`).
+from arm A of a smoke run, after a change to smoke.txt or exclude.txt or a new release:
+
+    flock /tmp/openstack-ndb-real.lock .venv/bin/python -m tests.openstack.tempest_run \
+        --arm innodb --area smoke --out .tempest-smoke
+    cp .tempest-smoke/innodb/smoke/passed.txt tests/openstack/tempest/baseline/smoke-innodb.txt
+
 Every test listed there must pass here. One that fails is rerun once, serially, as make
-tempest reruns a B-only failure; failing twice is an NDB regression and fails this test.
+tempest reruns a B-only failure; failing twice is an NDB regression and fails this test: its
+error is in the message, the run's log in the test's tmp_path (run.log, rerun.log,
+workspace/logs/tempest.log), the services' logs under the cloud's containers/ folder. Compare
+with `make tempest ARM=ndb AREA=smoke` on a cloud of its own before calling it NDB's: this
+cloud has had the first hour's and Horizon's tests run on it first.
 """
 
 from __future__ import annotations
