@@ -333,6 +333,7 @@ def task_args(cloud: Any, folder: Path, scale: float) -> dict[str, Any]:
     `scale` multiplies every workload's `times`."""
     from tests.openstack.tempest_run import compute_resources, openstack
 
+    folder.mkdir(parents=True, exist_ok=True)  # compute_resources writes its image there
     made = compute_resources(cloud, folder)
     shown = openstack(cloud, folder, "network", "show", made.network, "-f", "value", "-c",
                       "id")
