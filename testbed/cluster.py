@@ -397,6 +397,11 @@ class TestCluster:
             self._start_mysqld(node)
             self._wait_mysqld(node, deadline)
 
+    def process_groups(self) -> dict[str, int]:
+        """Each running node's process group id (its wrapper's pid) by `<kind>-<node id>`,
+        e.g. data-1, sql-147, haproxy-None: for reading CPU time from /proc."""
+        return {f"{p.spec.kind}-{p.spec.node_id}": p.popen.pid for p in self._procs.values()}
+
     def sql_address(self, node_id: int) -> tuple[str, int]:
         node = self._nodes[("sql", node_id)]
         return self.local(node), self._port(node)

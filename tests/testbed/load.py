@@ -18,6 +18,7 @@ exactly one attempt. The load stops by itself after `max_rows` attempts or `max_
 from __future__ import annotations
 
 import itertools
+import math
 import threading
 import time
 import uuid
@@ -76,6 +77,16 @@ class LoadResult:
         end = self.stopped if end is None else end
         return len(self.committed(start, end)) / max(end - start, 1e-9)
 
+    def latency_percentiles(self, percentiles: Iterable[float], start: float = 0.0,
+                            end: float = float("inf")) -> list[float]:
+        """Commit latency (seconds from sending the INSERT to its OK) at each percentile
+        (0-100, nearest rank) of the writes committed within [start, end]; [] if none."""
+        latencies = sorted(w.finished - w.started for w in self.committed(start, end))
+        if not latencies:
+            return []
+        return [latencies[min(len(latencies) - 1, max(0, math.ceil(p / 100 * len(latencies)) - 1))]
+                for p in percentiles]
+
     def verify(self, node_id: int, present: Iterable[int]) -> Verification:
         rows = set(present)
         committed = {w.seq for w in self.writes if w.outcome == "committed"}
@@ -93,7 +104,8 @@ class WriteLoad:
     """Use as a context manager: `with WriteLoad(connect) as load: ...; result = load.stop()`.
 
     `connect()` returns a new autocommit DB-API connection (pymysql) to the endpoint; the
-    table is created on the first connection, as an NDB table so every SQL node sees it.
+    table is created on the first connection, as an NDB table so every SQL node sees it
+    (`engine` names another for a peer that has no NDB, e.g. InnoDB on Galera).
     """
 
     def __init__(
@@ -104,8 +116,10 @@ class WriteLoad:
         max_seconds: float = 300.0,
         backoff: float = 0.2,
         schema: str | None = None,
+        engine: str = "ndbcluster",
     ) -> None:
         self._connect = connect
+        self.engine = engine
         self.max_rows = max_rows
         self.max_seconds = max_seconds
         self.backoff = backoff
@@ -136,7 +150,7 @@ class WriteLoad:
                 cur.execute(f"CREATE DATABASE IF NOT EXISTS {self.schema}")
                 cur.execute(
                     f"CREATE TABLE IF NOT EXISTS {self.table} "
-                    "(seq BIGINT PRIMARY KEY, written_at DOUBLE NOT NULL) ENGINE=ndbcluster"
+                    f"(seq BIGINT PRIMARY KEY, written_at DOUBLE NOT NULL) ENGINE={self.engine}"
                 )
         finally:
             conn.close()
