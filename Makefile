@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed bench-peer openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -37,7 +37,9 @@ help:
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon, the openstack CLI and Tempest from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
-	@echo "make bench    figures, not tests: the program under mocks; writes under a rolling restart"
+	@echo "make bench    figures, not tests (root; ~12 min): NDB side by side with Galera as Kolla-Ansible"
+	@echo "              runs it; the program under mocks; writes under a rolling restart (.bench/)"
+	@echo "make bench-peer  Debian's mariadb-server, galera-4, mariadb-backup, socat, sysbench (root)"
 
 $(VENV_DIR)/.ready:  # the directory name carries the requirements hash
 	@echo "[venv] installing into $(VENV_DIR)"
@@ -145,7 +147,14 @@ test: venv lint testbed openstack-venvs kolla-source
 test-full: venv lint testbed openstack-venvs kolla-source
 	$(PY) -m pytest -q --full
 
-bench: venv testbed
+# Debian's packages for the Galera peer and sysbench (bench/provision_peer.sh; root).
+bench-peer:
+	bash bench/provision_peer.sh
+
+# Starts real servers on loopback: one at a time on a shared machine, and on an otherwise idle
+# one, since every figure is a time.
+bench: venv testbed bench-peer
+	$(PY) bench/side_by_side.py
 	$(PY) bench/program_under_mocks.py
 	$(PY) bench/cluster_under_load.py
 

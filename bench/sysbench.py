@@ -1,0 +1,142 @@
+"""sysbench 1.0.20 (Debian) through an SQL endpoint: prepare, run, clean up, and its report
+parsed into figures.
+
+sysbench exits 0 even when a run hit errors it was told to ignore, and prints `FATAL:` for
+the others (RonDB's README noted a prepare that failed on NDB error 410 yet exited 0), so a
+report counts as failed on a non-zero exit or any `FATAL` line, never on the exit code alone.
+No password is passed: the bench's servers accept their bench user without one, on loopback.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pymysql
+
+TABLES = 4
+TABLE_SIZE = 10_000
+
+
+class SysbenchError(RuntimeError):
+    """sysbench failed; the message carries its output's tail."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where sysbench connects: an SQL endpoint and a user that needs no password."""
+
+    host: str
+    port: int
+    user: str
+
+
+@dataclass(frozen=True)
+class SysbenchReport:
+    """One `run`'s summary: transactions and queries per second, the 99th percentile and
+    the longest transaction latency in ms, and errors sysbench ignored (deadlocks and lock
+    wait timeouts: 1213, 1020, 1205) and retried the transaction after."""
+
+    transactions_per_s: float
+    queries_per_s: float
+    p99_ms: float
+    max_ms: float
+    ignored_errors: int
+
+
+_TPS = re.compile(r"transactions:\s+\d+\s+\(([\d.]+) per sec\.\)")
+_QPS = re.compile(r"queries:\s+\d+\s+\(([\d.]+) per sec\.\)")
+_P99 = re.compile(r"99th percentile:\s+([\d.]+)")
+_IGNORED = re.compile(r"ignored errors:\s+(\d+)")
+_MAX = re.compile(r"max:\s+([\d.]+)")
+
+
+def parse_report(output: str) -> SysbenchReport:
+    """The figures of `sysbench … run --percentile=99` output; SysbenchError when a line
+    is missing or the output has a FATAL line."""
+    if "FATAL" in output:
+        raise SysbenchError("sysbench reported FATAL:\n" + _tail(output))
+    found = [pattern.search(output) for pattern in (_TPS, _QPS, _P99, _MAX, _IGNORED)]
+    if not all(found):
+        raise SysbenchError("no summary in sysbench's output:\n" + _tail(output))
+    tps, qps, p99, longest, ignored = (m.group(1) for m in found if m)
+    return SysbenchReport(float(tps), float(qps), float(p99), float(longest), int(ignored))
+
+
+def command(test: str, step: str, endpoint: Endpoint, *, engine: str, threads: int = 1,
+            seconds: int = 0, rand_type: str = "special") -> list[str]:
+    """The argv of one sysbench step (prepare, run, cleanup) of `test` against `endpoint`.
+    `rand_type` picks the rows a run writes: sysbench's default `special` makes a few rows
+    hot (contention, deadlocks), `uniform` spreads writes over every row."""
+    return [
+        "sysbench", test, f"--mysql-host={endpoint.host}", f"--mysql-port={endpoint.port}",
+        f"--mysql-user={endpoint.user}", "--mysql-db=sbtest", f"--mysql-storage-engine={engine}",
+        f"--tables={TABLES}", f"--table-size={TABLE_SIZE}", f"--threads={threads}",
+        *([f"--time={seconds}", "--percentile=99", f"--report-interval={max(seconds // 3, 1)}",
+           f"--rand-type={rand_type}"] if step == "run" else []),
+        step,
+    ]
+
+
+def prepare(endpoint: Endpoint, *, engine: str) -> None:
+    """A fresh `sbtest` database with oltp_write_only's tables (TABLES x TABLE_SIZE rows)."""
+    _reset_database(endpoint, create=True)
+    _step(command("oltp_write_only", "prepare", endpoint, engine=engine, threads=TABLES), 300)
+
+
+def run_write_only(endpoint: Endpoint, *, engine: str, threads: int, seconds: int,
+                   rand_type: str = "special",
+                   progress: Callable[[str], object] = print) -> SysbenchReport:
+    """oltp_write_only with `threads` clients for `seconds` on prepared tables; its
+    interval lines go to `progress` as they come. Bounded: killed after seconds + 120."""
+    output = _step(command("oltp_write_only", "run", endpoint, engine=engine, threads=threads,
+                           seconds=seconds, rand_type=rand_type),
+                   seconds + 120, progress)
+    return parse_report(output)
+
+
+def cleanup(endpoint: Endpoint) -> None:
+    _reset_database(endpoint, create=False)
+
+
+def _reset_database(endpoint: Endpoint, *, create: bool) -> None:
+    """Drop the `sbtest` database through the endpoint, and create it empty if `create`."""
+    conn = pymysql.connect(host=endpoint.host, port=endpoint.port, user=endpoint.user,
+                           password="", autocommit=True, connect_timeout=10)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("DROP DATABASE IF EXISTS sbtest")
+            if create:
+                cur.execute("CREATE DATABASE sbtest")
+    finally:
+        conn.close()
+
+
+def _step(argv: list[str], timeout: float,
+          progress: Callable[[str], object] | None = None) -> str:
+    """Run one step; pass its --report-interval lines to `progress` as they come."""
+    lines: list[str] = []
+    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          text=True) as proc:
+        timer = threading.Timer(timeout, proc.kill)
+        timer.start()
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line.rstrip("\n"))
+                if progress is not None and line.startswith("[ "):
+                    progress(f"    sysbench {line.strip()}")
+        finally:
+            timer.cancel()
+    output = "\n".join(lines)
+    if proc.returncode != 0 or "FATAL" in output:
+        raise SysbenchError(f"{argv[1]} {argv[-1]} failed (exit {proc.returncode}):\n"
+                            + _tail(output))
+    return output
+
+
+def _tail(text: str, lines: int = 20) -> str:
+    return "\n".join(text.splitlines()[-lines:])
