@@ -37,8 +37,9 @@ help:
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon, the openstack CLI and Tempest from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
-	@echo "make bench    figures, not tests (root; ~12 min): NDB side by side with Galera as Kolla-Ansible"
-	@echo "              runs it; the program under mocks; writes under a rolling restart (.bench/)"
+	@echo "make bench    figures, not tests (root; ~25 min on 2 cores; an idle machine): NDB side by side with"
+	@echo "              Galera as Kolla-Ansible runs it; the OpenStack APIs with Rally on NDB and on InnoDB;"
+	@echo "              the program under mocks; writes under a rolling restart (figures in .bench/)"
 	@echo "make bench-peer  Debian's mariadb-server, galera-4, mariadb-backup, socat, sysbench (root)"
 
 $(VENV_DIR)/.ready:  # the directory name carries the requirements hash
@@ -153,8 +154,9 @@ bench-peer:
 
 # Starts real servers on loopback: one at a time on a shared machine, and on an otherwise idle
 # one, since every figure is a time.
-bench: venv testbed bench-peer
+bench: venv testbed bench-peer openstack-venvs kolla-source
 	$(PY) bench/side_by_side.py
+	$(PY) bench/api_side_by_side.py
 	$(PY) bench/program_under_mocks.py
 	$(PY) bench/cluster_under_load.py
 

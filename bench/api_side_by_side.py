@@ -34,7 +34,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/api_side_by_side.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
+from bench.report import machine, ratio  # noqa: E402
 from tests.openstack.services import VENVS  # noqa: E402
 
 ARMS = ("innodb", "ndb")
@@ -191,12 +191,6 @@ def errors(report: Mapping[str, Any], limit: int = 3) -> dict[str, list[str]]:
                 if seen:
                     out[name] = seen[:limit]
     return out
-
-
-def ratio(ndb: float | None, innodb: float | None) -> str:
-    if ndb is None or innodb is None or math.isnan(ndb) or math.isnan(innodb) or innodb == 0:
-        return "-"
-    return f"{ndb / innodb:.2f}"
 
 
 def table(results: Results) -> str:
@@ -415,20 +409,6 @@ def run(arms: list[str], progress: Callable[[str], None], *,
     return results
 
 
-def machine() -> dict[str, str]:
-    """What the figures ran on."""
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
-    return {
-        "cpus": str(os.cpu_count()),
-        "cpu": cpu,
-        "memory_gib": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f}",
-        "kernel": platform.release(),
-        "rally": VENVS[RALLY_PIN].name,
-    }
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     parser.add_argument("--arm", action="append", choices=ARMS,
@@ -451,7 +431,7 @@ def main(argv: list[str] | None = None) -> int:
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seconds": round(time.monotonic() - began),
         "arm_seconds": seconds,
-        "machine": machine(),
+        "machine": machine(rally=VENVS[RALLY_PIN].name),
         "task": str(TASK.relative_to(ROOT)),
         "scale": args.scale,
         "results": results,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.galera.cluster import GaleraCluster
+from bench.report import machine as machine_facts
+from bench.report import ratio
 from bench.sides import GaleraSide, NdbSide, Side
 from bench.workloads import WORKLOADS, Figures
 from testbed.cluster import Testbed, TestCluster
@@ -98,14 +99,6 @@ def run_side(name: str, workdir: Path, progress: Callable[[str], object]
     return figures
 
 
-def ratio(ndb: float | None, peer: float | None) -> str:
-    if ndb is None or peer is None:
-        return "-"
-    if peer == 0:
-        return "=" if ndb == 0 else "∞"
-    return f"{ndb / peer:.2f}"
-
-
 def table(results: dict[str, dict[str, Figures]]) -> str:
     """The figures as a Markdown table: one row per (workload, figure), NDB, Galera and
     their ratio; a side not run shows '-'."""
@@ -133,21 +126,14 @@ def machine() -> dict[str, str]:
             return "not found"
         return out.strip().splitlines()[0] if out.strip() else "unknown"
 
-    cpu = next((line.split(":", 1)[1].strip() for line in
-                Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor())
     testbed = Testbed.load()
-    return {
-        "cpus": str(os.cpu_count()),
-        "cpu": cpu,
-        "memory_gib": f"{os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f}",
-        "kernel": platform.release(),
-        "ndb_mysqld": version(["chroot", str(testbed.root), testbed.mysqld, "--version"]),
-        "mariadbd": version(["mariadbd", "--version"]),
-        "galera": version(["dpkg-query", "-W", "-f=${Version}", "galera-4"]),
-        "haproxy": version(["haproxy", "-v"]),
-        "sysbench": version(["sysbench", "--version"]),
-    }
+    return machine_facts(
+        ndb_mysqld=version(["chroot", str(testbed.root), testbed.mysqld, "--version"]),
+        mariadbd=version(["mariadbd", "--version"]),
+        galera=version(["dpkg-query", "-W", "-f=${Version}", "galera-4"]),
+        haproxy=version(["haproxy", "-v"]),
+        sysbench=version(["sysbench", "--version"]),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -19,7 +19,8 @@ from bench.galera.render import (
     haproxy_cfg,
     member_cnf,
 )
-from bench.side_by_side import ROWS, ratio, table
+from bench.report import ratio
+from bench.side_by_side import ROWS, table
 from bench.sysbench import Endpoint, SysbenchError, command, parse_report
 from testbed.pytest_support import require_tool
 from tests.testbed.load import LoadResult, Write
@@ -141,4 +142,6 @@ def test_table_gives_every_row_with_its_ratio() -> None:
     assert all(line.endswith("| 3.00 | 2.00 | 1.50 |") for line in lines[2:])
     assert ratio(0.0, 0.0) == "="
     assert ratio(None, 1.0) == "-"
+    assert ratio(float("nan"), 1.0) == "-"
+    assert ratio(1.0, 0.0) == "∞"
     assert "| - | 2.00 | - |" in table({"galera": results["galera"]})
