@@ -12,8 +12,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import pymysql
-
+from bench.connection import connect
 from bench.galera.cluster import GaleraCluster, GaleraError
 from components.render.artifacts import ClusterArtifacts
 from testbed.cluster import TestCluster
@@ -52,8 +51,7 @@ class NdbSide:
         return self.cluster.endpoint()
 
     def connect(self, address: tuple[str, int], **options: Any) -> Any:
-        return pymysql.connect(host=address[0], port=address[1], user=self.user, password="",
-                               autocommit=True, **{"connect_timeout": 5, **options})
+        return connect(address, self.user, **options)
 
     def sql_nodes(self) -> dict[str, tuple[str, int]]:
         return {f"sql-{n.node_id}": self.cluster.sql_address(n.node_id)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import pymysql
+from bench.connection import connect
 
 TABLES = 4
 TABLE_SIZE = 10_000
@@ -104,8 +104,7 @@ def cleanup(endpoint: Endpoint) -> None:
 
 def _reset_database(endpoint: Endpoint, *, create: bool) -> None:
     """Drop the `sbtest` database through the endpoint, and create it empty if `create`."""
-    conn = pymysql.connect(host=endpoint.host, port=endpoint.port, user=endpoint.user,
-                           password="", autocommit=True, connect_timeout=10)
+    conn = connect((endpoint.host, endpoint.port), endpoint.user, connect_timeout=10)
     try:
         with conn.cursor() as cur:
             cur.execute("DROP DATABASE IF EXISTS sbtest")

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Self
 
-import pymysql
-
+from bench.connection import connect
 from bench.galera.render import (
     CLUSTERCHECK_PORT,
     SQL_PORT,
@@ -96,8 +95,7 @@ class GaleraCluster:
         return next(m for m in self.members if m.address == address)
 
     def connect(self, address: tuple[str, int], **options: Any) -> Any:
-        return pymysql.connect(host=address[0], port=address[1], user=BENCH_USER, password="",
-                               autocommit=True, **{"connect_timeout": 5, **options})
+        return connect(address, BENCH_USER, **options)
 
     # --- life cycle ---------------------------------------------------------------------
 
