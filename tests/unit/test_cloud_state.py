@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.openstack.cloud import _serving_pid
@@ -27,6 +28,12 @@ def test_the_cloud_server_is_recognised(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)",
                              "tests.openstack.cloud", "serve"])
     try:
+        # Popen returns after fork, maybe before exec: until then the child's command line is
+        # still pytest's. Wait for the exec (on a loaded machine it can take a moment).
+        cmdline = Path(f"/proc/{proc.pid}/cmdline")
+        deadline = time.monotonic() + 10
+        while b"serve" not in cmdline.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.01)
         (tmp_path / "serve.pid").write_text(str(proc.pid))
         assert _serving_pid(tmp_path) == proc.pid
     finally:
