@@ -77,6 +77,7 @@ def check_topology(settings: Settings, topology: Topology) -> list[Problem]:
             "sqlNodes.count, sqlNodes.connectionPool or sqlNodes.freeApiSlots",
         ))
     problems += _check_replica_spread(settings, topology)
+    problems += _check_redundant_spread(settings, topology)
     problems += _check_ports(settings, topology)
     return problems
 
@@ -90,6 +91,16 @@ def _check_hosts(settings: Settings) -> list[Problem]:
             problems.append(Problem(f"hosts[{i}].name",
                                     f"duplicate host name {host.name!r} (also hosts[{first}])"))
         seen.setdefault(host.name, i)
+        twin = next((j for j, other in enumerate(settings.hosts[:i])
+                     if host.address is not None and other.address == host.address), None)
+        if twin is not None:
+            problems.append(Problem(
+                f"hosts[{i}].address",
+                f"{host.address} is also hosts[{twin}] ({settings.hosts[twin].name}'s) address: "
+                "two host entries for one machine would put nodes placed on distinct hosts "
+                "(replicas, management nodes, SQL nodes) on the same one; give each host its "
+                "own address",
+            ))
         if settings.multi_host and host.address is None:
             problems.append(Problem(
                 f"hosts[{i}].address",
@@ -206,6 +217,29 @@ def _check_replica_spread(settings: Settings, topology: Topology) -> list[Proble
                     "round-robin over dataNodes.hosts: list hosts so that each group of "
                     f"{settings.data_nodes.no_of_replicas} consecutive nodes spans distinct hosts",
                 ))
+    return problems
+
+
+def _check_redundant_spread(settings: Settings, topology: Topology) -> list[Problem]:
+    """With several hosts, two or more management nodes must not share a host (the second
+    is there to survive the first one's host), and two or more SQL nodes must not all be on
+    one host (losing it would leave no SQL node)."""
+    if not settings.multi_host:
+        return []
+    problems = []
+    for key, nodes, rule in (("management.hosts", topology.management, "distinct"),
+                             ("sqlNodes.hosts", topology.sql, "not all on one")):
+        hosts = [n.host for n in nodes]
+        shared = len(set(hosts)) < len(hosts) if rule == "distinct" else len(set(hosts)) == 1
+        if len(nodes) >= 2 and shared:
+            kind = "management" if key.startswith("management") else "SQL"
+            problems.append(Problem(
+                key,
+                f"the {len(nodes)} {kind} nodes would be placed on hosts {hosts}: losing "
+                f"{hosts[0]!r} would lose {'both' if len(nodes) == 2 else 'all of them'}; "
+                f"list {'distinct hosts' if rule == 'distinct' else 'at least two hosts'} "
+                "(nodes are placed round-robin over the list)",
+            ))
     return problems
 
 

@@ -351,3 +351,26 @@ def test_lock_wait_below_ndbs_minimum_names_the_key() -> None:
 def test_operation_records_count_against_the_memory_limit() -> None:
     found = problems(modified("dev", "dataNodes.maxNoOfConcurrentOperations", 600_000))
     assert "maxNoOfConcurrentOperations" in found["dataNodes.dataMemory"]
+
+
+def test_two_hosts_with_one_address() -> None:
+    found = problems(modified("prod", "hosts[2].address", "10.20.0.11"))
+    assert "also hosts[0] (db-a's) address" in found["hosts[2].address"]
+
+
+def test_both_management_nodes_on_one_host_of_several() -> None:
+    found = problems(modified("prod", "management.hosts", ["db-a"]))
+    assert "['db-a', 'db-a']" in found["management.hosts"]
+    assert "distinct hosts" in found["management.hosts"]
+
+
+def test_every_sql_node_on_one_host_of_several() -> None:
+    found = problems(modified("prod", "sqlNodes.hosts", ["db-b"]))
+    assert "at least two hosts" in found["sqlNodes.hosts"]
+    # Two of three SQL nodes sharing a host still leave one when that host is lost.
+    assert load_settings(modified("prod", "sqlNodes.hosts", ["db-a", "db-a", "db-b"]))
+
+
+def test_one_host_may_hold_every_node() -> None:
+    settings = settings_for("dev")
+    assert len(settings.hosts) == 1 and settings.sql_nodes.count == 2
