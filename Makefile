@@ -37,7 +37,7 @@ help:
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon, the openstack CLI and Tempest from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
-	@echo "make bench    figures, not tests (root; ~25 min on 2 cores; an idle machine): NDB side by side with"
+	@echo "make bench    figures, not tests (root; ~30 min on 2 cores; an idle machine): NDB side by side with"
 	@echo "              Galera as Kolla-Ansible runs it; the OpenStack APIs with Rally on NDB and on InnoDB;"
 	@echo "              the program under mocks; writes under a rolling restart (figures in .bench/)"
 	@echo "make bench-peer  Debian's mariadb-server, galera-4, mariadb-backup, socat, sysbench (root)"

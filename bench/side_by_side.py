@@ -101,19 +101,31 @@ def run_side(name: str, workdir: Path, progress: Callable[[str], object]
 
 def table(results: dict[str, dict[str, Figures]]) -> str:
     """The figures as a Markdown table: one row per (workload, figure), NDB, Galera and
-    their ratio; a side not run shows '-'."""
+    their ratio; a repeated figure shows its median and (lowest-highest); a side not run
+    shows '-'."""
     def value(side: str, workload: str, figure: str) -> float | None:
         return results.get(side, {}).get(workload, {}).get(figure)
 
-    def cell(v: float | None) -> str:
-        return "-" if v is None else (f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}")
+    def number(v: float) -> str:
+        return f"{v:,.0f}" if abs(v) >= 100 else f"{v:,.2f}"
+
+    def cell(side: str, workload: str, figure: str) -> str:
+        v = value(side, workload, figure)
+        if v is None:
+            return "-"
+        low = value(side, workload, f"{figure}_min")
+        high = value(side, workload, f"{figure}_max")
+        spread = f" ({number(low)}-{number(high)})" if low is not None and high is not None \
+            and low != high else ""
+        return number(v) + spread
 
     lines = ["| workload | figure | unit | better | NDB | Galera | NDB/Galera |",
              "|---|---|---|---|---:|---:|---:|"]
     for workload, figure, unit, better in ROWS:
         ndb, peer = value("ndb", workload, figure), value("galera", workload, figure)
-        lines.append(f"| {workload} | {figure} | {unit} | {better} | {cell(ndb)} | "
-                     f"{cell(peer)} | {ratio(ndb, peer)} |")
+        lines.append(f"| {workload} | {figure} | {unit} | {better} | "
+                     f"{cell('ndb', workload, figure)} | {cell('galera', workload, figure)} | "
+                     f"{ratio(ndb, peer)} |")
     return "\n".join(lines)
 
 

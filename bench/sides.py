@@ -140,6 +140,7 @@ class GaleraSide:
                 raise GaleraError(f"HAProxy never took {name} back: "
                                   f"{self.cluster.server_states()}")
             time.sleep(0.2)
+        print(f"  {name} rejoined by {self.cluster.state_transfer(member)}", flush=True)
 
     def _member(self, name: str) -> Any:
         return next(m for m in self.cluster.members if m.name == name)

@@ -13,6 +13,7 @@ came back and is missing anywhere is lost. Every step is bounded in time.
 
 from __future__ import annotations
 
+import statistics
 import time
 from collections.abc import Callable
 from functools import partial
@@ -29,6 +30,7 @@ WARMUP_S = 3.0
 ONE_CLIENT_S = 20.0
 MANY_CLIENTS = 8
 MANY_CLIENTS_S = 30
+REPEATS = 3  # runs of each throughput workload; the table shows their median
 COMMITS_AFTER = 200  # commits after a fault that show writes resumed
 RESUME_LIMIT_S = 60.0
 SETTLE_S = 3.0  # load kept running after the fault, so the stall window closes on commits
@@ -154,10 +156,31 @@ def storage_node_restart(side: Side, progress: Progress = print) -> Figures:
     return _under_fault(side, fault, progress)
 
 
+def repeated(workload: Callable[[Side, Progress], Figures]
+             ) -> Callable[[Side, Progress], Figures]:
+    """`workload` run REPEATS times: each figure is the median of the runs, with its lowest
+    and highest as `<figure>_min` and `<figure>_max` (one run on a shared 2-core machine
+    says little: the same workload has varied by a third from one run to the next)."""
+
+    def run(side: Side, progress: Progress = print) -> Figures:
+        runs = []
+        for i in range(REPEATS):
+            progress(f"  run {i + 1} of {REPEATS}")
+            runs.append(workload(side, progress))
+        figures: Figures = {}
+        for name in runs[0]:
+            values = [r[name] for r in runs]
+            figures |= {name: statistics.median(values), f"{name}_min": min(values),
+                        f"{name}_max": max(values)}
+        return figures
+
+    return run
+
+
 WORKLOADS: dict[str, Callable[[Side, Progress], Figures]] = {
-    "one client": one_client,
-    f"{MANY_CLIENTS} clients, hot rows": many_clients,
-    f"{MANY_CLIENTS} clients, uniform rows": partial(many_clients, rand_type="uniform"),
+    "one client": repeated(one_client),
+    f"{MANY_CLIENTS} clients, hot rows": repeated(many_clients),
+    f"{MANY_CLIENTS} clients, uniform rows": repeated(partial(many_clients, rand_type="uniform")),
     "SQL node killed": sql_node_failover,
     "storage node killed and restarted": storage_node_restart,
 }

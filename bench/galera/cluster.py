@@ -67,6 +67,7 @@ class GaleraCluster:
     members: list[Member] = field(init=False)
     _procs: dict[str, subprocess.Popen[bytes]] = field(init=False, default_factory=dict)
     _logs: dict[str, Path] = field(init=False, default_factory=dict)
+    _log_offsets: dict[str, int] = field(init=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.workdir = Path(self.workdir).resolve()
@@ -144,8 +145,21 @@ class GaleraCluster:
 
     def restart(self, member: Member) -> None:
         """Start a killed member again: it rejoins with an incremental state transfer when
-        the others still hold the writes it missed."""
+        the others still hold the writes it missed (see `state_transfer`)."""
+        log = Path(member.folder) / "mariadb.log"
+        self._log_offsets[member.name] = log.stat().st_size if log.exists() else 0
         self._start_member(member)
+
+    def state_transfer(self, member: Member) -> str:
+        """How the member got the state it missed since its last restart, from its log:
+        "IST" (only the missing writes), "SST" (a whole snapshot) or "unknown"."""
+        log = Path(member.folder) / "mariadb.log"
+        with log.open("rb") as f:
+            f.seek(self._log_offsets.get(member.name, 0))
+            text = f.read().decode(errors="replace")
+        if "IST received" in text:
+            return "IST"
+        return "SST" if "SST" in text else "unknown"
 
     # --- state --------------------------------------------------------------------------
 

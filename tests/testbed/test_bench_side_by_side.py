@@ -18,6 +18,7 @@ def short_workloads(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(workloads, "ONE_CLIENT_S", 3.0)
     monkeypatch.setattr(workloads, "MANY_CLIENTS_S", 6)
     monkeypatch.setattr(workloads, "COMMITS_AFTER", 50)
+    monkeypatch.setattr(workloads, "REPEATS", 1)
 
 
 @pytest.mark.parametrize("side", ["ndb", "galera"])

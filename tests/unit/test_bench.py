@@ -145,3 +145,15 @@ def test_table_gives_every_row_with_its_ratio() -> None:
     assert ratio(float("nan"), 1.0) == "-"
     assert ratio(1.0, 0.0) == "∞"
     assert "| - | 2.00 | - |" in table({"galera": results["galera"]})
+
+
+def test_a_repeated_figure_is_the_median_with_its_range() -> None:
+    from bench import workloads
+
+    values = iter([3.0, 1.0, 2.0])
+    run = workloads.repeated(lambda side, progress: {"tps": next(values)})
+    figures = run(None, lambda line: None)  # type: ignore[arg-type]
+    assert figures == {"tps": 2.0, "tps_min": 1.0, "tps_max": 3.0}
+    shown = table({"ndb": {"one client": {"writes_per_s": 2.0, "writes_per_s_min": 1.0,
+                                          "writes_per_s_max": 3.0}}})
+    assert "| 2.00 (1.00-3.00) | - | - |" in shown
