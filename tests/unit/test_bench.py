@@ -113,6 +113,7 @@ def test_sysbench_command_has_no_password() -> None:
                    engine="ndbcluster", threads=8, seconds=30)
     assert not [a for a in argv if "password" in a]
     assert "--mysql-storage-engine=ndbcluster" in argv
+    assert "--auto-inc=off" in argv  # the same ids on both sides (sysbench.command)
     assert argv[-1] == "run"
 
 
