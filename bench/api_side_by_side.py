@@ -41,7 +41,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -51,6 +50,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `python bench/api_side_by_side.py` from anywhere
     sys.path.insert(0, str(ROOT))
 
+from bench import process  # noqa: E402
 from bench.report import machine, ratio  # noqa: E402
 from tests.openstack.services import VENVS  # noqa: E402
 
@@ -290,26 +290,21 @@ class Rally:
         `progress` as they come; its exit code. Killed after `timeout` seconds (then the
         code is negative): Rally's cleanup has been seen to page through the same server
         forever after a boot failed (a build request left behind)."""
-        with self.log.open("a") as out, subprocess.Popen(
-                self.argv(*args), cwd=self.folder, env=self.env(), text=True,
-                stdout=subprocess.PIPE, stderr=subprocess.STDOUT) as proc:
-            timer = threading.Timer(timeout, proc.kill)
-            timer.start()
-            try:
-                out.write(f"$ rally {shlex.join(args)}\n")
-                assert proc.stdout is not None
-                for raw in proc.stdout:
-                    line = self.masked(raw)
-                    out.write(line)
-                    out.flush()
-                    if _PROGRESS.search(line):
-                        progress(f"  {line.rstrip()}"[:200])
-                code = proc.wait()
-            finally:
-                timer.cancel()
-            if code < 0:
-                progress(f"  rally {args[0]} {args[1]} killed after {timeout:.0f} s")
-            return code
+        with self.log.open("a") as out:
+            out.write(f"$ rally {shlex.join(args)}\n")
+
+            def on_line(raw: str) -> None:
+                line = self.masked(raw)
+                out.write(line)
+                out.flush()
+                if _PROGRESS.search(line):
+                    progress(f"  {line.rstrip()}"[:200])
+
+            code = process.stream(self.argv(*args), timeout, on_line, cwd=self.folder,
+                                  env=self.env())
+        if code < 0:
+            progress(f"  rally {args[0]} {args[1]} killed after {timeout:.0f} s")
+        return code
 
 
 def run_task(rally: Rally, spec: Mapping[str, Any], task_args: Mapping[str, Any],

@@ -81,7 +81,7 @@ def galera_side(workdir: Path, progress: Callable[[str], object]) -> Iterator[Si
         began = time.monotonic()
         cluster.start(timeout=600, progress=progress)
         progress(f"[galera] the peer started in {time.monotonic() - began:.0f} s")
-        yield GaleraSide(cluster)
+        yield GaleraSide(cluster, progress)
 
 
 SIDES = {"ndb": ndb_side, "galera": galera_side}

@@ -9,6 +9,7 @@ node; Galera: a `backup` member, which HAProxy sends no client to).
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -89,6 +90,7 @@ class GaleraSide:
     """The Galera peer; its endpoint is Kolla's HAProxy (one active member, two backups)."""
 
     cluster: GaleraCluster
+    progress: Callable[[str], object] = print
     label: str = "Galera"
     engine: str = "InnoDB"
     user: str = "bench"
@@ -140,7 +142,7 @@ class GaleraSide:
                 raise GaleraError(f"HAProxy never took {name} back: "
                                   f"{self.cluster.server_states()}")
             time.sleep(0.2)
-        print(f"  {name} rejoined by {self.cluster.state_transfer(member)}", flush=True)
+        self.progress(f"  {name} rejoined by {self.cluster.state_transfer(member)}")
 
     def _member(self, name: str) -> Any:
         return next(m for m in self.cluster.members if m.name == name)

@@ -10,11 +10,10 @@ No password is passed: the bench's servers accept their bench user without one, 
 from __future__ import annotations
 
 import re
-import subprocess
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bench import process
 from bench.connection import connect
 
 TABLES = 4
@@ -135,22 +134,16 @@ def _step(argv: list[str], timeout: float,
           progress: Callable[[str], object] | None = None) -> str:
     """Run one step; pass its --report-interval lines to `progress` as they come."""
     lines: list[str] = []
-    with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          text=True) as proc:
-        timer = threading.Timer(timeout, proc.kill)
-        timer.start()
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                lines.append(line.rstrip("\n"))
-                if progress is not None and line.startswith("[ "):
-                    progress(f"    sysbench {line.strip()}")
-        finally:
-            timer.cancel()
+
+    def on_line(line: str) -> None:
+        lines.append(line.rstrip("\n"))
+        if progress is not None and line.startswith("[ "):
+            progress(f"    sysbench {line.strip()}")
+
+    code = process.stream(argv, timeout, on_line)
     output = "\n".join(lines)
-    if proc.returncode != 0 or "FATAL" in output:
-        raise SysbenchError(f"{argv[1]} {argv[-1]} failed (exit {proc.returncode}):\n"
-                            + _tail(output))
+    if code != 0 or "FATAL" in output:
+        raise SysbenchError(f"{argv[1]} {argv[-1]} failed (exit {code}):\n" + _tail(output))
     return output
 
 

@@ -158,3 +158,14 @@ def test_a_repeated_figure_is_the_median_with_its_range() -> None:
     shown = table({"ndb": {"one client": {"writes_per_s": 2.0, "writes_per_s_min": 1.0,
                                           "writes_per_s_max": 3.0}}})
     assert "| 2.00 (1.00-3.00) | - | - |" in shown
+
+
+def test_a_streamed_process_gives_its_lines_and_is_killed_past_its_limit() -> None:
+    from bench.process import stream
+
+    lines: list[str] = []
+    assert stream(["sh", "-c", "echo one; echo two >&2"], 10, lines.append) == 0
+    assert lines == ["one\n", "two\n"]
+    began = time.monotonic()
+    assert stream(["sleep", "30"], 0.5, lines.append) < 0
+    assert time.monotonic() - began < 10
