@@ -59,6 +59,7 @@ class ContainerSpec:
     health: Sequence[str] | None = None  # Docker's test form: ["CMD", ...]; waits for healthy
     one_shot: bool = False  # runs to completion, attached: `pulumi up` waits for its exit
     stop_grace_seconds: int = 30
+    capabilities: Sequence[str] = ()  # Linux capabilities added (NET_ADMIN, ...)
 
 
 def labels(settings: Settings, role: str) -> dict[str, str]:
@@ -108,6 +109,8 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
             name=hosts.network.name, ipv4_address=spec.address)]
         if hosts.network is not None else None,
         network_mode=None if bridge else "host",
+        capabilities=docker.ContainerCapabilitiesArgs(adds=list(spec.capabilities))
+        if spec.capabilities else None,
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,
                                     delete_before_replace=True, depends_on=list(depends_on)),
     )

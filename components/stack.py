@@ -19,7 +19,7 @@ from components.render.service import render_service
 from config.addressing import Endpoint
 from config.openstack_layout import build_layout
 from config.settings import Settings
-from config.topology import Node
+from config.topology import Topology
 
 CLUSTER_NAME = "ndb"
 CONTROL_PLANE_NAME = "openstack"
@@ -31,10 +31,12 @@ class Cloud:
     control_plane: ControlPlane | None
 
 
-def client_endpoint(settings: Settings, node: Node) -> Endpoint:
-    """Where a client outside the containers connects: the published port on a single host."""
+def client_endpoint(settings: Settings, topology: Topology) -> Endpoint:
+    """Where a client outside the containers reaches the SQL endpoint: the published port on
+    a single host, else the virtual address or the one HAProxy's address."""
+    node = topology.endpoints[0]
     if node.published_port is None:
-        return node.endpoint
+        return topology.client_endpoint
     return Endpoint(str(settings.host(node.host).address or "127.0.0.1"), node.published_port)
 
 
@@ -46,13 +48,13 @@ def deploy(settings: Settings) -> Cloud:
     services = tuple(render_service(settings, topo, layout, s) for s in layout.services)
 
     cluster = Cluster(CLUSTER_NAME, ClusterArgs(settings, artifacts))
-    endpoint = client_endpoint(settings, topo.endpoint)
+    endpoint = client_endpoint(settings, topo)
     control_plane = None
     if services:
         control_plane = ControlPlane(CONTROL_PLANE_NAME, ControlPlaneArgs(
             settings=settings, layout=layout, services=services, hosts=cluster.hosts,
             sql_admin=SqlAdmin(endpoint=endpoint, user="root", password=cluster.sql.password),
-            after=[cluster.sql.endpoint]))
+            after=list(cluster.sql.endpoints)))
 
     pulumi.export("sqlEndpoint", str(endpoint))
     pulumi.export("managementConnectstring", topo.connectstring)

@@ -52,6 +52,15 @@ SERVICES_FIRST = 197
 SERVICE_BLOCK = 6  # per catalog slot: its bootstrap container, then up to five containers
 
 
+# Each HAProxy answers `GET /` with 200 on the host's loopback at its monitor port
+# (`monitor-uri /`), which keepalived's check asks. Kolla-Ansible's haproxy_monitor_port is
+# 61313 (ansible/group_vars/all/haproxy.yml); the SQL and API HAProxies of one host each
+# need their own.
+MONITOR_ADDRESS = "127.0.0.1"
+SQL_ENDPOINT_MONITOR_PORT = 61313
+API_ENDPOINT_MONITOR_PORT = 61314
+
+
 def service_block(slot: int) -> Block:
     """The addresses of the catalog entry in `slot` (config/catalog.yaml)."""
     return Block(SERVICES_FIRST + SERVICE_BLOCK * slot, SERVICE_BLOCK)

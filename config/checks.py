@@ -17,6 +17,7 @@ from config.topology import (
     published_ports,
 )
 from config.units import parse_size
+from config.virtual_address_checks import check_frontend_hosts, check_virtual_addresses
 
 # What a data node needs besides DataMemory: the other big pools at their configured sizes,
 # plus a quarter of DataMemory (transaction memory, job buffers) and 512M for the process.
@@ -36,6 +37,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     if problems:
         return problems  # placement and addresses below need a sound host list
     problems += _check_placement(settings)
+    problems += check_virtual_addresses(settings)
     problems += _check_data_nodes(settings)
     problems += _check_dictionary_limits(settings)
     problems += check_openstack(settings)
@@ -123,9 +125,7 @@ def _check_placement(settings: Settings) -> list[Problem]:
         for i, name in enumerate(listed or ()):
             if name not in known:
                 problems.append(Problem(f"{key}[{i}]", unknown_host(name, known)))
-    endpoint_host = settings.endpoint.host
-    if endpoint_host is not None and endpoint_host not in known:
-        problems.append(Problem("endpoint.host", unknown_host(endpoint_host, known)))
+    problems += check_frontend_hosts(settings, "endpoint", settings.endpoint.hosts)
     if settings.multi_host:
         for key, value in (("management.publishPort", settings.management.publish_port),
                            ("endpoint.publishPort", settings.endpoint.publish_port)):

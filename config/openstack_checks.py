@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from config.addressing import PortClaim, usable_offsets
+from config.addressing import API_ENDPOINT_MONITOR_PORT, PortClaim, usable_offsets
 from config.catalog import load_catalog
 from config.openstack_layout import (
     MEMCACHED_PORT,
@@ -12,15 +12,16 @@ from config.openstack_layout import (
 )
 from config.problems import Problem, unknown_host
 from config.settings import Settings
+from config.virtual_address_checks import check_frontend_hosts
 
 
 def check_openstack(settings: Settings) -> list[Problem]:
     known_hosts = {h.name for h in settings.hosts}
     problems = _check_services(settings) + _check_placement(settings, known_hosts)
-    for key, named in (("openstack.infrastructureHost", settings.openstack.infrastructure_host),
-                       ("openstack.api.host", settings.openstack.api.host)):
+    for key, named in (("openstack.infrastructureHost", settings.openstack.infrastructure_host),):
         if named is not None and named not in known_hosts:
             problems.append(Problem(key, unknown_host(named, known_hosts)))
+    problems += check_frontend_hosts(settings, "openstack.api", settings.openstack.api.hosts)
     if not settings.multi_host and settings.openstack.services and not problems:
         subnet, needed = settings.network.subnet, offsets_needed(settings)
         if usable_offsets(settings) < needed:
@@ -70,11 +71,15 @@ def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]
 
 def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[PortClaim]:
     """Every port the control plane takes on a Docker host, with the key that placed it."""
-    api = layout.api_endpoint
     # The port itself is the catalog's (config/catalog.yaml), named in the owner.
-    frontends = [PortClaim(api.host, port.port, "openstack.api.host",
+    frontends = [PortClaim(api.host, port.port, f"openstack.api.hosts[{i}]",
                            f"{s.name} {name} API, catalog {s.name}.apis.{name}.port")
+                 for i, api in enumerate(layout.api_endpoints)
                  for s in layout.services for name, port in s.spec.apis.items()]
+    if layout.api_vip is not None:
+        frontends += [PortClaim(m.host, API_ENDPOINT_MONITOR_PORT, "openstack.api.virtualAddress",
+                                "the API HAProxy's monitor (keepalived's check)")
+                      for m in layout.api_vip.members]
     if not settings.multi_host:
         return frontends if settings.openstack.api.publish else []
     out = [

@@ -16,6 +16,7 @@ from typing import Literal
 
 from config.addressing import (
     API_ENDPOINT,
+    API_ENDPOINT_MONITOR_PORT,
     MEMCACHED,
     RABBITMQ,
     Endpoint,
@@ -26,6 +27,7 @@ from config.addressing import (
 from config.catalog import Catalog, Service, load_catalog
 from config.settings import Settings
 from config.topology import build_topology
+from config.virtual_addresses import VirtualAddress, build_virtual_address, frontend_hosts
 
 RABBITMQ_PORT, MEMCACHED_PORT = 5672, 11211
 RABBITMQ_USER, RABBITMQ_VHOST = "openstack", "openstack"
@@ -73,9 +75,12 @@ class ControlPlaneLayout:
     identity: str | None  # the enabled identity service's name (keystone), if any
     rabbitmq: Placed
     memcached: Placed
-    api_endpoint: Placed
-    public_host: str  # where users reach the APIs: the API host's address
+    api_endpoints: tuple[Placed, ...]  # the API HAProxy instances, one per listed host
+    api_address: str  # where the services reach the APIs: the virtual address, or the one
+    #                   HAProxy's own address (its bridge address on one host)
+    public_host: str  # where users reach the APIs: the virtual address or the API host's
     sql_endpoint: Endpoint  # the NDB cluster's SQL endpoint (HAProxy), every database's
+    api_vip: VirtualAddress | None = None  # keepalived's address in front of api_endpoints
 
     def service(self, name: str) -> ServiceLayout:
         return next(s for s in self.services if s.name == name)
@@ -88,7 +93,7 @@ class ControlPlaneLayout:
         """An API's base URL: through the API endpoint inside the cloud, or as users reach
         it (the endpoint's published address)."""
         port = self.service(service).spec.apis[api].port
-        host = self.public_host if interface == "public" else self.api_endpoint.address
+        host = self.public_host if interface == "public" else self.api_address
         return f"http://{host}:{port}"
 
     def internal_url(self, service: str, api: str) -> str:
@@ -126,7 +131,7 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
                       container_address(settings, host, offset))
 
     infra_host = os_s.infrastructure_host or first
-    api_host = os_s.api.host or first
+    api_hosts = frontend_hosts(settings, os_s.api.hosts)
     services = []
     for service in catalog.ordered(tuple(os_s.services)):
         hosts = os_s.placement.get(service.name) or (first,)
@@ -144,17 +149,24 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
                 ))
         services.append(ServiceLayout(service, tuple(hosts), bootstrap, tuple(containers)))
     identity = catalog.identity.name
-    api = placed("openstack-api", api_host, API_ENDPOINT.first)
-    api_address = settings.host(api_host).address
+    api_endpoints = tuple(placed(f"openstack-api-{i + 1}", host, API_ENDPOINT.first)
+                          for i, host in enumerate(api_hosts))
+    vip = build_virtual_address(settings, "openstack-api", api_hosts, os_s.api.virtual_address,
+                                os_s.api.virtual_router_id, "openstack.api.virtualAddress",
+                                API_ENDPOINT_MONITOR_PORT)
+    host_address = settings.host(api_hosts[0]).address
+    public = vip.address if vip else str(host_address) if host_address else "127.0.0.1"
     return ControlPlaneLayout(
         network_mode=settings.network_mode,
         services=tuple(services),
         identity=identity if identity in os_s.services else None,
         rabbitmq=placed("rabbitmq", infra_host, RABBITMQ.first),
         memcached=placed("memcached", infra_host, MEMCACHED.first),
-        api_endpoint=api,
-        public_host=str(api_address) if api_address is not None else "127.0.0.1",
-        sql_endpoint=build_topology(settings).endpoint.endpoint,
+        api_endpoints=api_endpoints,
+        api_address=vip.address if vip else api_endpoints[0].address,
+        public_host=public,
+        api_vip=vip,
+        sql_endpoint=build_topology(settings).client_endpoint,
     )
 
 

@@ -33,6 +33,7 @@ MAX_CONNECTION_POOL = 63
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 _ENDPOINT = re.compile(r"^(unix:///\S+|ssh://[^@\s/]+@[^\s/:]+(:\d+)?|tcp://[^\s/:]+:\d+)$")
+_INTERFACE = re.compile(r"^[A-Za-z0-9_.:-]{1,15}$")  # Linux IFNAMSIZ: 15 characters and NUL
 
 
 def _dns_label(value: str) -> str:
@@ -61,7 +62,19 @@ class DockerHost(Model):
     name: DnsLabel
     endpoint: str = "unix:///var/run/docker.sock"
     address: ipaddress.IPv4Address | None = None
+    # The network interface that carries `address`: keepalived sends VRRP on it and adds the
+    # virtual addresses to it (Kolla-Ansible's `api_interface`). Required on a host that
+    # runs keepalived (a host listed by a frontend with a virtual address).
+    interface: str | None = None
     ssh_opts: tuple[str, ...] = ()
+
+    @field_validator("interface")
+    @classmethod
+    def _interface_name(cls, value: str | None) -> str | None:
+        if value is not None and not _INTERFACE.match(value):
+            raise ValueError("must be a network interface name (at most 15 characters: "
+                             "letters, digits, '_', '.', ':', '-')")
+        return value
 
     @field_validator("endpoint")
     @classmethod
@@ -84,6 +97,9 @@ class NetworkSettings(Model):
 class ImageSettings(Model):
     ndb: PinnedImage = "container-registry.oracle.com/mysql/community-cluster:9.7.1"
     haproxy: PinnedImage = "haproxy:3.2.7"
+    # Kolla's keepalived image (started by kolla_start, as Kolla-Ansible's loadbalancer role
+    # runs it); only pulled where a frontend has a virtual address.
+    keepalived: PinnedImage = "quay.io/openstack.kolla/keepalived:2026.2-ubuntu-noble"
 
 
 class ManagementSettings(Model):
@@ -134,10 +150,24 @@ class SqlNodeSettings(Model):
     root_host: str = "%"
 
 
-class EndpointSettings(Model):
-    """HAProxy in front of the SQL nodes: the one address clients use."""
+# Kolla-Ansible's keepalived_virtual_router_id is 51 (ansible/group_vars/all/keepalived.yml);
+# the SQL endpoint's VRRP instance takes it, the API endpoint's the next one.
+SQL_VIRTUAL_ROUTER_ID = 51
+API_VIRTUAL_ROUTER_ID = 52
+VirtualRouterId = Annotated[int, Field(ge=1, le=255)]
 
-    host: str | None = None
+
+class EndpointSettings(Model):
+    """HAProxy in front of the SQL nodes: the one address clients use.
+
+    Without `virtualAddress`: one HAProxy, on the first of `hosts` (default: the first
+    host), and clients use that host's address. With it: one HAProxy on each of `hosts`,
+    and keepalived (VRRP) holds the virtual address on one of them at a time, moving it
+    when that host or its HAProxy fails; clients use the virtual address."""
+
+    hosts: tuple[str, ...] | None = None
+    virtual_address: ipaddress.IPv4Address | None = None
+    virtual_router_id: VirtualRouterId = SQL_VIRTUAL_ROUTER_ID
     port: Port = 3306
     publish_port: Port | None = None
     memory_limit: ByteSize = 256 << 20
@@ -161,9 +191,13 @@ class OpenStackImageSettings(Model):
 
 
 class ApiEndpointSettings(Model):
-    """HAProxy in front of every OpenStack API (one frontend per API port)."""
+    """HAProxy in front of every OpenStack API (one frontend per API port). `hosts` and
+    `virtualAddress` work as for the SQL endpoint (EndpointSettings): one HAProxy, or one
+    per host with keepalived holding the virtual address users and services reach."""
 
-    host: str | None = None  # Docker host that runs it; default: the first host
+    hosts: tuple[str, ...] | None = None  # Docker hosts that run it; default: the first host
+    virtual_address: ipaddress.IPv4Address | None = None
+    virtual_router_id: VirtualRouterId = API_VIRTUAL_ROUTER_ID
     publish: StrictBool = True  # bridge network: map each API port on the host's address
     memory_limit: ByteSize = 256 << 20
 

@@ -17,6 +17,7 @@ from config.addressing import (
     DATA_NODES,
     MANAGEMENT,
     SQL_ENDPOINT,
+    SQL_ENDPOINT_MONITOR_PORT,
     SQL_NODES,
     Endpoint,
     NetworkMode,
@@ -24,6 +25,7 @@ from config.addressing import (
     container_address,
 )
 from config.settings import MAX_DATA_NODES, Settings
+from config.virtual_addresses import VirtualAddress, build_virtual_address, frontend_hosts
 
 Kind = Literal["mgm", "data", "sql", "endpoint"]
 
@@ -64,12 +66,20 @@ class Topology:
     management: tuple[Node, ...]
     data: tuple[Node, ...]
     sql: tuple[Node, ...]
-    endpoint: Node
+    endpoints: tuple[Node, ...]  # the SQL endpoint's HAProxy instances, one per listed host
     free_api_ids: tuple[int, ...]
+    sql_vip: VirtualAddress | None = None  # keepalived's address in front of `endpoints`
 
     @property
     def nodes(self) -> tuple[Node, ...]:
-        return (*self.management, *self.data, *self.sql, self.endpoint)
+        return (*self.management, *self.data, *self.sql, *self.endpoints)
+
+    @property
+    def client_endpoint(self) -> Endpoint:
+        """Where every client reaches the SQL nodes: the virtual address, or the one
+        HAProxy's address; the endpoint's port either way."""
+        first = self.endpoints[0].endpoint
+        return Endpoint(self.sql_vip.address, first.port) if self.sql_vip else first
 
     @property
     def node_groups(self) -> tuple[tuple[Node, ...], ...]:
@@ -87,6 +97,25 @@ class Topology:
     def highest_node_id(self) -> int:
         ids = [i for n in self.nodes for i in n.node_ids] + list(self.free_api_ids)
         return max(ids)
+
+
+# ConfigInfo.cpp: LocationDomainId is 0-16 in the [ndbd], [ndb_mgmd] and [mysqld]/[api]
+# sections; 0 means none.
+MAX_LOCATION_DOMAINS = 16
+
+
+def location_domain(settings: Settings, host: str) -> int | None:
+    """The NDB LocationDomainId of a node on `host`: its position in `hosts`, from 1, with
+    several hosts (at most 16); None on one host or beyond 16.
+
+    With it, a SQL node reads a fragment from the replica in its own location domain (its
+    own host) when the table has READ_BACKUP (ndb_read_backup, ON by default), and a
+    transaction coordinator is picked there too: a read crosses no network (MySQL manual,
+    "Defining NDB Cluster Data Nodes", LocationDomainId)."""
+    if not settings.multi_host:
+        return None
+    index = next(i for i, h in enumerate(settings.hosts) if h.name == host)
+    return index + 1 if index < MAX_LOCATION_DOMAINS else None
 
 
 def place(hosts: tuple[str, ...], count: int) -> list[str]:
@@ -151,20 +180,30 @@ def build_topology(settings: Settings) -> Topology:
         next_id += sql_s.connection_pool
         sql_nodes.append(node("sql", i, f"ndb-sql-{i + 1}", host, SQL_NODES.first + i,
                               port(host, "sql", sql_s.port), ids, f"sqlNodes.hosts[{i}]"))
-    endpoint_host = settings.endpoint.host or settings.hosts[0].name
-    endpoint = node("endpoint", 0, "ndb-endpoint", endpoint_host, SQL_ENDPOINT.first,
-                    port(endpoint_host, "endpoint", settings.endpoint.port), (), "endpoint.host",
-                    **published(settings.endpoint.publish_port, 0))
+    ep_s = settings.endpoint
+    ep_hosts = frontend_hosts(settings, ep_s.hosts)
+    endpoints = tuple(
+        node("endpoint", i, f"ndb-endpoint-{i + 1}", host, SQL_ENDPOINT.first,
+             port(host, "endpoint", ep_s.port), (), f"endpoint.hosts[{i}]",
+             **published(ep_s.publish_port, 0))
+        for i, host in enumerate(ep_hosts)
+    )
+    vip = build_virtual_address(settings, "ndb-endpoint", ep_hosts, ep_s.virtual_address,
+                                ep_s.virtual_router_id, "endpoint.virtualAddress",
+                                SQL_ENDPOINT_MONITOR_PORT)
     free = tuple(range(next_id, next_id + sql_s.free_api_slots))
     return Topology("host" if host_mode else "bridge", management, data, tuple(sql_nodes),
-                    endpoint, free)
+                    endpoints, free, vip)
 
 
 def published_ports(topology: Topology) -> list[PortClaim]:
     """Every port a node takes on its Docker host, with the key that placed it there."""
     if topology.network_mode == "host":
+        monitors = [PortClaim(m.host, topology.sql_vip.monitor_port, topology.sql_vip.key,
+                              "the SQL HAProxy's monitor (keepalived's check)")
+                    for m in topology.sql_vip.members] if topology.sql_vip else []
         return [PortClaim(n.host, n.port, n.placement_key, f"{n.name} port")
-                for n in topology.nodes if n.port is not None]
+                for n in topology.nodes if n.port is not None] + monitors
     keys = {"mgm": "management.publishPort", "endpoint": "endpoint.publishPort"}
     return [PortClaim(n.host, n.published_port, keys[n.kind], n.name)
             for n in topology.nodes if n.published_port is not None]

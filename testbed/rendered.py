@@ -17,7 +17,11 @@ def cluster_files(settings: Settings) -> tuple[ClusterFiles, ClusterArtifacts]:
     nodes = [NodeSpec("mgm", n.node_id, n.address, n.port) for n in topo.management]
     nodes += [NodeSpec("data", n.node_id, n.address, n.port) for n in topo.data]
     nodes += [NodeSpec("sql", n.node_id, n.address, n.port) for n in topo.sql]
-    nodes.append(NodeSpec("haproxy", None, topo.endpoint.address, topo.endpoint.port))
+    # One HAProxy: the test bed's hosts share one network namespace, where the instances of
+    # several endpoint hosts would claim one port (tests/testbed/hosts.py runs each host in
+    # its own namespace instead).
+    endpoint = topo.endpoints[0]
+    nodes.append(NodeSpec("haproxy", None, endpoint.address, endpoint.port))
     files = ClusterFiles(
         config_ini=artifacts.config_ini,
         my_cnf={n.node_id: text for n, text in zip(topo.sql, artifacts.my_cnf, strict=True)},

@@ -63,6 +63,6 @@ class Cluster(pulumi.ComponentResource):
         ), child)
         self.register_outputs({
             "managementConnectstring": topo.connectstring,
-            "sqlEndpoint": str(topo.endpoint.endpoint),
+            "sqlEndpoint": str(topo.client_endpoint),
             "rootPassword": self.sql.password,
         })

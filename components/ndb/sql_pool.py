@@ -10,6 +10,8 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.containers import HostResources, Upload
+from components.keepalived import keepalived_containers
+from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH
 from components.render.ndb import (
     MY_CNF_PATH,
@@ -76,16 +78,22 @@ class SqlNodePool(pulumi.ComponentResource):
             mgm_hosts=mgm_hosts, triggers=[c.id for c in self.containers], parent=self,
             depends_on=previous,
         )
-        endpoint = topo.endpoint
-        ep_hosts = args.hosts[endpoint.host]
-        self.endpoint = node_container(
-            f"{name}-endpoint", settings, endpoint, ep_hosts, image=ep_hosts.haproxy_image,
-            command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
-            memory_limit=settings.endpoint.memory_limit,
-            uploads=[Upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)],
-            parent=self, depends_on=[self.gate],
-        )
+        self.endpoints = [
+            node_container(
+                f"{name}-endpoint-{endpoint.index + 1}", settings, endpoint,
+                args.hosts[endpoint.host], image=args.hosts[endpoint.host].haproxy_image,
+                command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
+                memory_limit=settings.endpoint.memory_limit,
+                uploads=[Upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)],
+                parent=self, depends_on=[self.gate],
+            )
+            for endpoint in topo.endpoints
+        ]
+        self.keepalived = keepalived_containers(
+            f"{name}-endpoint", settings, topo.sql_vip,
+            hosts=args.hosts, images=ImageCache(settings, args.hosts, name, self), parent=self,
+            depends_on=self.endpoints)
         self.register_outputs({
-            "endpoint": f"{endpoint.address}:{endpoint.port}",
+            "endpoint": str(topo.client_endpoint),
             "rootPassword": self.password,
         })

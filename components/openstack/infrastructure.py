@@ -9,6 +9,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.containers import ContainerSpec, HostResources, Upload, container
+from components.keepalived import keepalived_containers
 from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH, render_api_haproxy_cfg
 from components.render.infra import (
@@ -56,17 +57,24 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
             f"{name}-memcached", layout.memcached, "memcached",
             settings.openstack.images.memcached, command_=memcached_command(layout), uploads=[],
             health=list(MEMCACHED_HEALTHCHECK))
-        api = layout.api_endpoint
         publish = settings.openstack.api.publish and not settings.multi_host
-        self.api_endpoint = self._container(
-            f"{name}-api-endpoint", api, "haproxy", settings.images.haproxy,
-            command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
-            uploads=[Upload(HAPROXY_CONFIG_PATH, render_api_haproxy_cfg(layout))],
-            health=None, memory=settings.openstack.api.memory_limit,
-            published={a.port: a.port for s in layout.services
-                       for a in s.spec.apis.values()} if publish else {})
+        api_cfg = render_api_haproxy_cfg(layout)
+        self.api_endpoints = [
+            self._container(
+                f"{name}-api-endpoint-{i + 1}", api, "haproxy", settings.images.haproxy,
+                command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
+                uploads=[Upload(HAPROXY_CONFIG_PATH, api_cfg)],
+                health=None, memory=settings.openstack.api.memory_limit,
+                published={a.port: a.port for s in layout.services
+                           for a in s.spec.apis.values()} if publish else {})
+            for i, api in enumerate(layout.api_endpoints)
+        ]
+        self.keepalived = keepalived_containers(
+            f"{name}-api-endpoint", settings, layout.api_vip,
+            hosts=args.hosts, images=args.images,
+            parent=self, depends_on=self.api_endpoints)
         self.register_outputs({"rabbitmq": self.rabbitmq.name, "memcached": self.memcached.name,
-                               "apiEndpoint": self.api_endpoint.name})
+                               "apiEndpoints": [c.name for c in self.api_endpoints]})
 
     def _container(self, name: str, placed: Placed, short: str, image: str, *,
                    command_: list[str] | None, uploads: list[Upload],

@@ -6,7 +6,13 @@ writes to one backend, every SQL node is active."""
 from __future__ import annotations
 
 from components.render.common import HEADER
-from config.addressing import bind_address
+from config.addressing import (
+    API_ENDPOINT_MONITOR_PORT,
+    MONITOR_ADDRESS,
+    SQL_ENDPOINT_MONITOR_PORT,
+    NetworkMode,
+    bind_address,
+)
 from config.openstack_layout import ControlPlaneLayout
 from config.settings import Settings
 from config.topology import Topology
@@ -14,9 +20,34 @@ from config.topology import Topology
 HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
 
 
+def frontend_bind(network_mode: NetworkMode, address: str, has_vip: bool) -> str:
+    """What a frontend binds. With a virtual address, every address of the host (`*`): the
+    virtual address comes and goes with keepalived, and binding an address the host does not
+    hold needs net.ipv4.ip_nonlocal_bind=1 on the host (Kolla-Ansible sets it there), which a
+    container with host networking cannot set. Each host runs one HAProxy per frontend, so the
+    port is that frontend's on every address of the host."""
+    return "*" if has_vip else bind_address(network_mode, address)
+
+
+def render_monitor(has_vip: bool, port: int) -> str:
+    """A frontend that answers `GET /` with 200 while HAProxy runs (`monitor-uri`, Kolla's
+    `frontend status`), on the host's loopback: what keepalived's check asks
+    (scripts/haproxy-alive.sh). Only where keepalived runs beside it."""
+    if not has_vip:
+        return ""
+    return f"""
+frontend monitor
+    mode http
+    bind {MONITOR_ADDRESS}:{port}
+    monitor-uri /
+"""
+
+
 def render_haproxy_cfg(settings: Settings, topology: Topology) -> str:
-    endpoint = topology.endpoint
-    bind = bind_address(topology.network_mode, endpoint.address)
+    """The SQL endpoint's haproxy.cfg, the same on every endpoint host."""
+    endpoint = topology.endpoints[0]
+    has_vip = topology.sql_vip is not None
+    bind = frontend_bind(topology.network_mode, endpoint.address, has_vip)
     servers = "\n".join(
         f"    server {sql.name} {sql.endpoint} check" for sql in topology.sql
     )
@@ -48,7 +79,7 @@ listen mysql
     tcp-check expect rbinary ^[0-9A-Fa-f]{{6}}000[Aa]
     default-server inter 2s fall 3 rise 2 on-marked-down shutdown-sessions
 {servers}
-"""
+{render_monitor(has_vip, SQL_ENDPOINT_MONITOR_PORT)}"""
 
 
 def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
@@ -65,7 +96,8 @@ def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
     read each other's responses. Closed once idle, the inherited connection is dropped by each
     worker's client pool, which opens its own (docs/ndb-compatibility.md, "Shared
     connections")."""
-    bind = bind_address(layout.network_mode, layout.api_endpoint.address)
+    has_vip = layout.api_vip is not None
+    bind = frontend_bind(layout.network_mode, layout.api_endpoints[0].address, has_vip)
     blocks = []
     for s in layout.services:
         for api_name, api in s.spec.apis.items():
@@ -95,4 +127,4 @@ defaults
     timeout check 5s
     default-server inter 5s fall 3 rise 2
 
-""" + "\n".join(blocks)
+""" + "\n".join(blocks) + render_monitor(has_vip, API_ENDPOINT_MONITOR_PORT)

@@ -88,7 +88,7 @@ class SplitSections:
 def database_url(topology: Topology, service: Service, ref: DatabaseRef, password: str,
                  charset: str = "utf8mb3") -> str:
     """Through the SQL pool endpoint (HAProxy), never one SQL node."""
-    endpoint = topology.endpoint.endpoint
+    endpoint = topology.client_endpoint
     return (f"{DB_DRIVER}://{service.db_user}:{quote(password, safe='')}@"
             f"{endpoint}/{ref.database}?charset={URL_CHARSETS[charset]}")
 

@@ -95,7 +95,7 @@ def test_order_database_migration_gate_service_registration(stack: str) -> None:
 @pytest.mark.parametrize("stack", STACKS)
 def test_services_wait_for_their_dependencies_and_the_cluster(stack: str) -> None:
     r = run(stack)
-    endpoint = r.by_name("ndb-sql-endpoint")
+    endpoint = r.by_name("ndb-sql-endpoint-1")
     nova_db = r.by_name("openstack-nova-database")
     assert r.depends_transitively(nova_db, endpoint)
     # depends_on a component waits for its children: here, their containers

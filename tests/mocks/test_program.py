@@ -83,7 +83,7 @@ def test_order_mgmd_data_sql_endpoint(stack: str) -> None:
     r = run(stack)
     mgmd_gate = _single(r, "ndb-mgmd-1-gate")
     sql_gate = _single(r, "ndb-sql-gate")
-    endpoint = _single(r, "ndb-sql-endpoint")
+    endpoint = _single(r, "ndb-sql-endpoint-1")
     for c in containers(r, "ndbmtd"):
         assert r.depends_transitively(c, mgmd_gate)
     group_gates = [x for x in r.of_type(COMMAND) if re.fullmatch(r"ndb-group-\d+-gate", x.name)]
@@ -266,3 +266,23 @@ def test_invalid_config_registers_nothing() -> None:
     assert recorded.resources == []
     run_program(stack_config("dev"), "dev", record=recorded)  # the recording itself works
     assert recorded.resources
+
+
+def test_keepalived_beside_each_frontend_haproxy_only_with_a_virtual_address() -> None:
+    prod = run("prod")
+    keepalived = [c for c in prod.of_type(CONTAINER) if "-keepalived-" in c.name]
+    assert sorted(c.name for c in keepalived) == [
+        *(f"ndb-sql-endpoint-keepalived-{i}" for i in (1, 2, 3)),
+        *(f"openstack-infra-api-endpoint-keepalived-{i}" for i in (1, 2, 3))]
+    for c in keepalived:
+        assert c.inputs["networkMode"] == "host"
+        assert set(c.inputs["capabilities"]["adds"]) == {"NET_ADMIN", "NET_BROADCAST",
+                                                         "NET_RAW"}
+        password = next(u for u in c.raw_inputs["uploads"] if u["file"].endswith(
+            "vrrp-password.conf"))
+        assert SECRET_SIG in password["content"].values() and password["permissions"] == "0600"
+    haproxies = [c for c in prod.of_type(CONTAINER) if (c.inputs.get("command") or [""])[0]
+                 == "haproxy"]
+    assert len(haproxies) == 6  # the SQL and the API endpoint on each of three hosts
+    assert not [c for c in run("dev").of_type(CONTAINER) if "keepalived" in c.name]
+    assert prod.outputs["sqlEndpoint"] == "10.20.0.20:3306"

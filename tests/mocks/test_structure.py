@@ -18,7 +18,14 @@ import yaml
 
 import config.catalog
 from config.addressing import service_block
-from tests.mock_program import SECRET_SIG, Registered, Run, run_program, stack_config
+from tests.mock_program import (
+    SECRET_SIG,
+    Registered,
+    Run,
+    mock_password,
+    run_program,
+    stack_config,
+)
 from tests.mocks.test_openstack import SECRET_KEY, unwrap, uploads
 from tests.mocks.test_program import CONTAINER, run
 from tests.stacks import STACKS
@@ -52,7 +59,7 @@ MADE_UP = {
     "dependsOn": ["keystone"],
 }
 # The resources that list every service by nature, and what may change in them.
-API_ENDPOINT = "openstack-infra-api-endpoint"  # a frontend and a published port per API
+API_ENDPOINT = "openstack-infra-api-endpoint-1"  # a frontend and a published port per API
 CONFIG_INI = "ndb-mgmd-1-container"  # config.ini's dictionary limits grow with the tables
 ROLLING_RESTART = "ndb-group-0-rolling-restart"  # keyed by config.ini's hash
 
@@ -143,7 +150,7 @@ def _is_secret(value: Any) -> bool:
 
 def _generated(r: Run) -> list[str]:
     """Every generated secret's mock value (RandomPassword results; RandomBytes keys)."""
-    values = [f"mock-password-{x.name}" for x in r.resources
+    values = [mock_password(x.name, x.inputs.get("length")) for x in r.resources
               if x.type == "random:index/randomPassword:RandomPassword"]
     return [*values, "bW9jay1rZXkt", "bW9jay1rZXktbW9jay1rZXktbW9jay1rZXktbW9jay0-_w=="]
 

@@ -569,7 +569,7 @@ class Cloud:
     # --- infrastructure -------------------------------------------------------------------
 
     def _plane_map(self) -> dict[str, str]:
-        placed = [self.layout.rabbitmq, self.layout.memcached, self.layout.api_endpoint]
+        placed = [self.layout.rabbitmq, self.layout.memcached, *self.layout.api_endpoints]
         for service in self.layout.services:
             placed += [*([service.bootstrap] if service.bootstrap else []),
                        *service.containers]
@@ -618,7 +618,7 @@ class Cloud:
         self._wait_port(container, loopback(placed.address), port)
 
     def _start_api_haproxy(self) -> None:
-        placed = self.layout.api_endpoint
+        placed = self.layout.api_endpoints[0]
         cfg = self.localise(render_api_haproxy_cfg(self.layout), placed)
         if self.settings.openstack.api.publish and not self.settings.multi_host:
             # Docker publishes each API port on the host's address: here a second bind.

@@ -106,7 +106,7 @@ class InnodbBackend:
     adapt = False
 
     def __init__(self, settings: Settings) -> None:
-        endpoint = build_topology(settings).endpoint.endpoint
+        endpoint = build_topology(settings).client_endpoint
         self.rendered = endpoint.host
         self.host = _loopback(endpoint.host)
         self.port = endpoint.port

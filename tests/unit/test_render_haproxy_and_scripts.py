@@ -36,7 +36,7 @@ def test_haproxy_accepts_the_config(stack: str, tmp_path: Path) -> None:
     cfg = tmp_path / "haproxy.cfg"
     # The bind address belongs to the target host; check syntax with a local one.
     text = render_haproxy_cfg(settings, build_topology(settings))
-    endpoint = build_topology(settings).endpoint.address
+    endpoint = build_topology(settings).endpoints[0].address
     cfg.write_text(text.replace(f"bind {endpoint}:", "bind 127.0.0.1:"))
     result = subprocess.run([haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr
@@ -61,7 +61,7 @@ def test_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> None:
 def test_script_files_pass_shellcheck() -> None:
     shellcheck = require_tool("shellcheck")
     files = sorted(str(p) for p in SCRIPTS_DIR.glob("*.sh"))
-    assert len(files) == 5
+    assert len(files) == 6
     result = subprocess.run([shellcheck, "--severity=style", "--external-sources", *files],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

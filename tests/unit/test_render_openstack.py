@@ -173,7 +173,7 @@ def test_catalog_rejects_broken_entries(entry: dict[str, object], message: str) 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_database_connection_goes_through_the_sql_endpoint(stack: str) -> None:
     topo = build_topology(settings_for(stack))
-    endpoint = f"@{topo.endpoint.address}:{topo.endpoint.port}/"
+    endpoint = f"@{topo.client_endpoint}/"
     files = all_files(stack)
     seen = 0
     for (container, name), text in files.items():
@@ -380,7 +380,7 @@ def test_neutron_runs_its_periodic_workers_as_kolla_does() -> None:
                                  "/etc/neutron/neutron.conf --config-file "
                                  "/etc/neutron/plugins/ml2/ml2_conf.ini")
     assert periodic.healthcheck == ("CMD", "healthcheck_port", "neutron-periodic-workers",
-                                    str(topo.endpoint.port))
+                                    str(topo.client_endpoint.port))
     files = all_files("dev", secret=False)
     assert not ini(files[("neutron-server-1", "neutron.conf")]).has_option("DEFAULT",
                                                                            "bind_host")
@@ -416,8 +416,9 @@ def test_prod_containers_bind_their_hosts_addresses() -> None:
     nova = layout.service("nova")
     assert [c.host for c in nova.containers if c.role == "api"] == ["db-b", "db-c"]
     assert {c.address for c in nova.containers} == {"10.20.0.12", "10.20.0.13"}
-    assert layout.public_url("keystone", "public") == "http://10.20.0.11:5000"
-    assert layout.identity_url("internal") == "http://10.20.0.11:5000/v3"
+    # Users and services reach every API at the API endpoint's virtual address.
+    assert layout.public_url("keystone", "public") == "http://10.20.0.21:5000"
+    assert layout.identity_url("internal") == "http://10.20.0.21:5000/v3"
     files = all_files("prod")
     assert "http-socket = 10.20.0.13:28774" in files[("nova-api-2", "uwsgi-api.ini")]
 
@@ -426,7 +427,7 @@ def test_prod_containers_bind_their_hosts_addresses() -> None:
 def test_layout_addresses_are_unique_and_fit_the_subnet(stack: str) -> None:
     settings = settings_for(stack)
     layout = build_layout(settings)
-    placed = [layout.rabbitmq, layout.memcached, layout.api_endpoint]
+    placed = [layout.rabbitmq, layout.memcached, *layout.api_endpoints]
     for s in layout.services:
         placed += [*([s.bootstrap] if s.bootstrap else []), *s.containers]
     names = [p.container_name for p in placed]
@@ -506,7 +507,7 @@ def test_api_haproxy_accepts_the_config(stack: str, tmp_path: Path) -> None:
             if c.backend_port is not None:
                 assert f"server {c.name} {c.address}:{c.backend_port} check" in text
     cfg = tmp_path / "haproxy.cfg"
-    cfg.write_text(text.replace(f"bind {layout.api_endpoint.address}:", "bind 127.0.0.1:")
+    cfg.write_text(text.replace(f"bind {layout.api_endpoints[0].address}:", "bind 127.0.0.1:")
                    .replace("bind 0.0.0.0:", "bind 127.0.0.1:"))
     result = subprocess.run([haproxy, "-c", "-f", str(cfg)], capture_output=True, text=True)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -64,8 +64,8 @@ def test_unknown_host_in_placement() -> None:
 
 
 def test_unknown_endpoint_host() -> None:
-    found = problems(modified("prod", "endpoint.host", "nowhere"))
-    assert "unknown host 'nowhere'" in found["endpoint.host"]
+    found = problems(modified("prod", "endpoint.hosts", ["db-a", "nowhere"]))
+    assert "unknown host 'nowhere'" in found["endpoint.hosts[1]"]
 
 
 def test_same_port_twice_on_one_host() -> None:
@@ -167,8 +167,8 @@ def test_openstack_placement_rules() -> None:
 
 
 def test_unknown_openstack_hosts() -> None:
-    found = problems(modified("dev", "openstack.api.host", "elsewhere"))
-    assert "unknown host 'elsewhere'" in found["openstack.api.host"]
+    found = problems(modified("dev", "openstack.api.hosts", ["elsewhere"]))
+    assert "unknown host 'elsewhere'" in found["openstack.api.hosts[0]"]
 
 
 def test_kolla_tag_must_be_pinned() -> None:
@@ -178,7 +178,7 @@ def test_kolla_tag_must_be_pinned() -> None:
 
 def test_api_port_taken_by_the_sql_endpoint() -> None:
     raw = modified("dev", "endpoint.publishPort", 5000)
-    found = problems(raw)["openstack.api.host"]
+    found = problems(raw)["openstack.api.hosts[0]"]
     assert "port 5000 on host 'local' is taken twice: by endpoint.publishPort" in found
 
 
@@ -258,6 +258,7 @@ DEFAULTS = {
     "network.name": "openstack-ndb",
     "images.ndb": "container-registry.oracle.com/mysql/community-cluster:9.7.1",
     "images.haproxy": "haproxy:3.2.7",
+    "images.keepalived": "quay.io/openstack.kolla/keepalived:2026.2-ubuntu-noble",
     "management.count": 1,
     "management.port": 1186,
     "management.memoryLimit": 512 << 20,
@@ -278,7 +279,9 @@ DEFAULTS = {
     "sqlNodes.memoryLimit": 1 << 30,
     "sqlNodes.rootHost": "%",
     "sqlNodes.hosts": None,
-    "endpoint.host": None,
+    "endpoint.hosts": None,
+    "endpoint.virtualAddress": None,
+    "endpoint.virtualRouterId": 51,
     "endpoint.port": 3306,
     "endpoint.publishPort": None,
     "endpoint.memoryLimit": 256 << 20,
@@ -290,7 +293,9 @@ DEFAULTS = {
     "openstack.images.tag": "2026.2-ubuntu-noble",
     "openstack.images.rabbitmq": "rabbitmq:4.1.4",
     "openstack.images.memcached": "memcached:1.6.39-alpine",
-    "openstack.api.host": None,
+    "openstack.api.hosts": None,
+    "openstack.api.virtualAddress": None,
+    "openstack.api.virtualRouterId": 52,
     "openstack.api.publish": True,
     "openstack.api.memoryLimit": 256 << 20,
     "openstack.region": "RegionOne",
@@ -374,3 +379,40 @@ def test_every_sql_node_on_one_host_of_several() -> None:
 def test_one_host_may_hold_every_node() -> None:
     settings = settings_for("dev")
     assert len(settings.hosts) == 1 and settings.sql_nodes.count == 2
+
+
+def test_a_frontend_on_several_hosts_needs_a_virtual_address() -> None:
+    raw = modified("prod", "endpoint.virtualAddress", ...)
+    assert "required when endpoint.hosts lists 3 hosts" in problems(raw)["endpoint.virtualAddress"]
+    raw = modified("prod", "openstack.api.virtualAddress", ...)
+    assert "clients need one address" in problems(raw)["openstack.api.virtualAddress"]
+
+
+def test_a_virtual_address_needs_several_hosts() -> None:
+    found = problems(modified("dev", "endpoint.virtualAddress", "172.28.0.99"))
+    assert "only applies with several hosts" in found["endpoint.virtualAddress"]
+
+
+def test_virtual_addresses_are_free_and_distinct() -> None:
+    own = problems(modified("prod", "endpoint.virtualAddress", "10.20.0.12"))
+    assert "host 'db-b''s own address" in own["endpoint.virtualAddress"]
+    same = problems(modified("prod", "openstack.api.virtualAddress", "10.20.0.20"))
+    assert "also endpoint.virtualAddress" in same["openstack.api.virtualAddress"]
+    ids = problems(modified("prod", "openstack.api.virtualRouterId", 51))
+    assert "also endpoint.virtualRouterId" in ids["openstack.api.virtualRouterId"]
+
+
+def test_a_keepalived_host_needs_its_interface() -> None:
+    found = problems(modified("prod", "hosts[1].interface", ...))
+    assert list(found) == ["hosts[1].interface"]  # once, though db-b runs both keepalived
+    assert "runs keepalived for endpoint.virtualAddress" in found["hosts[1].interface"]
+
+
+def test_a_frontend_host_listed_twice() -> None:
+    found = problems(modified("prod", "openstack.api.hosts", ["db-a", "db-a"]))
+    assert "listed twice" in found["openstack.api.hosts[1]"]
+
+
+def test_interface_name_is_checked() -> None:
+    found = problems(modified("prod", "hosts[0].interface", "a-name-far-too-long"))
+    assert "network interface name" in found["hosts[0].interface"]

@@ -13,7 +13,7 @@ def test_dev_layout() -> None:
     assert [n.node_group for n in topo.data] == [0, 0]
     assert [n.address for n in topo.data] == ["172.28.0.50", "172.28.0.51"]
     assert [n.node_ids for n in topo.sql] == [(SQL_FIRST_ID,), (SQL_FIRST_ID + 1,)]
-    assert topo.endpoint.address == "172.28.0.4"
+    assert topo.endpoints[0].address == "172.28.0.4"
     assert topo.connectstring == "172.28.0.2:1186"
     assert topo.free_api_ids == (149, 150, 151, 152)
 
