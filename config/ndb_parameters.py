@@ -23,6 +23,7 @@ MANAGED_DATA_NODE_PARAMETERS = {
     "HostName": "the topology (hosts and network)",
     "NodeGroup": "the topology (consecutive node ids form a node group)",
     "ServerPort": "dataNodes.serverPort",
+    "LocationDomainId": "the topology (each host is a location domain)",
     "TransactionDeadlockDetectionTimeout": "dataNodes.transactionDeadlockDetectionTimeout",
     "MaxNoOfConcurrentOperations": "dataNodes.maxNoOfConcurrentOperations",
     "DataDir": "the data volume",

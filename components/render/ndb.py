@@ -9,7 +9,7 @@ from components.render.common import HEADER
 from config import ndb_parameters, sizing
 from config.addressing import bind_address
 from config.settings import Settings
-from config.topology import Node, Topology
+from config.topology import Node, Topology, location_domain
 from config.units import format_size
 
 # Paths inside the containers (Oracle's mysql-cluster image reads these).
@@ -71,6 +71,11 @@ def data_node_parameters(settings: Settings) -> dict[str, object]:
     return values
 
 
+def _location(settings: Settings, node: Node) -> dict[str, object]:
+    domain = location_domain(settings, node.host)
+    return {} if domain is None else {"LocationDomainId": domain}
+
+
 def render_config_ini(settings: Settings, topology: Topology) -> str:
     parts = [HEADER, _section("system", {"Name": settings.name_prefix})]
     parts.append(_section("ndbd default", data_node_parameters(settings)))
@@ -79,6 +84,7 @@ def render_config_ini(settings: Settings, topology: Topology) -> str:
         parts.append(_section("ndb_mgmd", {
             "NodeId": mgm.node_id, "HostName": mgm.address, "PortNumber": mgm.port,
             "ArbitrationRank": settings.management.arbitration_rank,
+            **_location(settings, mgm),
         }))
     for data in topology.data:
         values: dict[str, object] = {
@@ -86,10 +92,12 @@ def render_config_ini(settings: Settings, topology: Topology) -> str:
         }
         if data.port is not None:
             values["ServerPort"] = data.port
+        values.update(_location(settings, data))
         parts.append(_section("ndbd", values))
     for sql in topology.sql:
         for node_id in sql.node_ids:  # one slot per pooled connection, bound to its address
-            parts.append(_section("mysqld", {"NodeId": node_id, "HostName": sql.address}))
+            parts.append(_section("mysqld", {"NodeId": node_id, "HostName": sql.address,
+                                             **_location(settings, sql)}))
     for node_id in topology.free_api_ids:  # tools (ndb_restore, backups) from any address
         parts.append(_section("api", {"NodeId": node_id}))
     return "\n".join(parts)

@@ -20,3 +20,10 @@ def test_prod_cluster_reaches_started_on_its_hosts(prod_cluster: RenderedCluster
     with prod_cluster.connect(prod_cluster.cluster.endpoint()) as conn, conn.cursor() as cur:
         cur.execute("SELECT COUNT(*) FROM ndbinfo.nodes WHERE status = 'STARTED'")
         assert cur.fetchone()[0] == len(topo.data)
+        # Each host is a location domain: the data nodes run with their host's.
+        cur.execute("SELECT v.node_id, v.config_value FROM ndbinfo.config_values v "
+                    "JOIN ndbinfo.config_params p ON p.param_number = v.config_param "
+                    "WHERE p.param_name = 'LocationDomainId'")
+        domains = {int(node): int(value) for node, value in cur.fetchall()}
+    hosts = [h.name for h in prod_cluster.settings.hosts]
+    assert domains == {n.node_id: hosts.index(n.host) + 1 for n in topo.data}

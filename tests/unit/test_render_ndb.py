@@ -139,3 +139,17 @@ def test_config_ini_waits_for_locks_and_holds_large_deletes(stack: str) -> None:
     # each operation record above NDB's default counts against the container's memory
     assert data_node_memory_needed(settings) - data_node_memory_needed(tuned) == \
         (131_072 - 32_768) * 1_820
+
+
+
+def test_each_host_is_a_location_domain() -> None:
+    settings = settings_for("prod")
+    topo = build_topology(settings)
+    hosts = [h.name for h in settings.hosts]
+    expected = {str(i): str(hosts.index(n.host) + 1) for n in topo.nodes for i in n.node_ids}
+    found = {values["NodeId"]: values["LocationDomainId"]
+             for _, values in sections(render_config_ini(settings, topo))
+             if "LocationDomainId" in values}
+    assert found == expected
+    dev = settings_for("dev")
+    assert "LocationDomainId" not in render_config_ini(dev, build_topology(dev))
