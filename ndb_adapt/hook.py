@@ -8,7 +8,9 @@ separate cursor through the unpatched method, so they never recurse into the rul
 from __future__ import annotations
 
 import contextlib
+import random
 import re
+import time
 from typing import Any
 
 from ndb_adapt import cascade, recover, rewrite, txn
@@ -26,6 +28,9 @@ _INSERT_HEAD = "INSERT"
 # the test bed with two uWSGI workers).
 ER_DUP_KEY, ER_DUP_ENTRY, NDB_TUPLE_EXISTS = 1022, 1062, 630
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:IGNORE\s+)?(?:INTO\s+)?`?([\w$]+)`?", re.I)
+# The first table a DML statement names, for the log line only.
+_DML_TABLE = re.compile(r"^\s*(?:UPDATE|DELETE\b.*?\bFROM|SELECT\b.*?\bFROM)\s+`?([\w$]+)`?",
+                        re.I | re.S)
 _PATCHED = "_ndb_adapt_original_execute"
 _TRANSACTION = "_ndb_adapt_transaction"
 _OURS = "_ndb_adapt_raised"
@@ -131,7 +136,7 @@ def _autocommit(conn: Any) -> bool:
 
 
 def _table(statement: str) -> str:
-    match = _INSERT_TABLE.match(statement)
+    match = _INSERT_TABLE.match(statement) or _DML_TABLE.match(statement)
     return table_of(statement) or (match.group(1) if match else "")
 
 
@@ -171,15 +176,51 @@ class _Adapted:
             note("whole_transaction", _table(text), f"{text.strip()[:40]!r} refused: "
                  f"{state.aborted}")
             raise _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(state.aborted))
-        try:
-            result = self.dispatch(text, args)
-        except Exception as error:
-            mapped = self.whole_transaction(error, text, state)
-            if mapped is not None:
-                raise mapped from error
-            raise
+        retried = 0
+        while True:
+            try:
+                result = self.dispatch(text, args)
+                break
+            except Exception as error:
+                codes = self.failure_codes(error)
+                if codes is None:
+                    raise
+                mapped = self.whole_transaction(error, text, state, codes)
+                if mapped is not None:
+                    raise mapped from error
+                if not self.send_again(error, text, state, codes, retried):
+                    raise
+                retried += 1
         state.record(text, int(self.cursor.rowcount or 0))
         return result
+
+    def failure_codes(self, error: BaseException) -> set[int] | None:
+        """The server's codes behind a failed statement (the error's and SHOW WARNINGS'); None
+        for an error of ndb_adapt's own, of the client (a lost connection has no warnings),
+        or not from the database."""
+        code = _code(error)
+        if getattr(error, _OURS, False) or code is None or code >= 2000 or \
+                not recover.is_db_error(error):
+            return None
+        return recover.failure_codes(error, self.warnings)
+
+    def send_again(self, error: BaseException, text: str, state: txn.Transaction,
+                   codes: set[int], retried: int) -> bool:
+        """A lock wait timeout that lost nothing but the statement (ndb_adapt.txn): log it and
+        say to send the statement again."""
+        code = _code(error)
+        autocommit = _autocommit(self.conn)
+        if code is None or not txn.send_again_after_lock_wait(
+                code, sorted(codes), state.holds_work, autocommit, retried):
+            return False
+        state.reset()  # NDB aborted the transaction: its plain reads' locks are gone too
+        # Both sides of a deadlock may time out together: a random pause keeps their second
+        # attempts from meeting in the same millisecond (measured: twice in a row otherwise).
+        time.sleep(random.uniform(0, txn.LOCK_WAIT_JITTER_SECONDS))
+        note("lock_wait", _table(text), f"{code} {_text(error)[:80]} {sorted(codes)} with "
+             f"nothing of the transaction lost: {text.strip()[:40]!r} sent again "
+             f"({retried + 1}/{txn.LOCK_WAIT_RETRIES})")
+        return True
 
     def dispatch(self, text: str, args: Any) -> Any:
         head = text.lstrip()[:9].upper()
@@ -191,15 +232,14 @@ class _Adapted:
             return self.original(self.cursor, text, args)
         return self.execute(text, args)
 
-    def whole_transaction(self, error: BaseException, text: str, state: txn.Transaction
-                          ) -> Exception | None:
+    def whole_transaction(self, error: BaseException, text: str, state: txn.Transaction,
+                          codes: set[int]) -> Exception | None:
         """1213 if NDB rolled back the whole transaction behind this error (1297, or 1622
-        among the session's conditions); the transaction stays poisoned until rollback."""
+        among the session's conditions, `codes`); the transaction stays poisoned until
+        rollback."""
         code = _code(error)
-        if getattr(error, _OURS, False) or code is None or code >= 2000 or \
-                not recover.is_db_error(error):
-            return None  # ours, or the client's (a lost connection has no warnings)
-        codes = recover.failure_codes(error, self.warnings)
+        if code is None:
+            return None
         held = state.holds_work
         if not txn.whole_transaction_lost(code, sorted(codes), held):
             return None
