@@ -19,6 +19,7 @@ from ndb_adapt.log import note
 
 _DDL_HEADS = ("CREATE", "ALTER", "DROP", "RENAME", "SAVEPOINT", "RELEASE", "ROLLBACK")
 _DELETE_HEAD = "DELETE"
+_DML_HEADS = ("SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "(")
 _INSERT_HEAD = "INSERT"
 # NDB answers an INSERT whose primary key a concurrent transaction has just inserted with
 # MySQL 1022 "Can't write; duplicate key in table" (NDB 630 "Tuple already existed when
@@ -209,11 +210,13 @@ class _Adapted:
         """A lock wait timeout that lost nothing but the statement (ndb_adapt.txn): log it and
         say to send the statement again."""
         code = _code(error)
-        autocommit = _autocommit(self.conn)
-        if code is None or not txn.send_again_after_lock_wait(
-                code, sorted(codes), state.holds_work, autocommit, retried):
+        if code is None or not text.lstrip()[:8].upper().startswith(_DML_HEADS):
+            return False  # DDL commits implicitly: not a statement of the transaction
+        if not txn.send_again_after_lock_wait(code, sorted(codes), state.holds_work,
+                                              _autocommit(self.conn), retried):
             return False
-        state.reset()  # NDB aborted the transaction: its plain reads' locks are gone too
+        # The record stays as it is: nothing changed and no lock was taken before (or
+        # autocommit), and savepoints of such a transaction had nothing to undo either.
         # Both sides of a deadlock may time out together: a random pause keeps their second
         # attempts from meeting in the same millisecond (measured: twice in a row otherwise).
         time.sleep(random.uniform(0, txn.LOCK_WAIT_JITTER_SECONDS))

@@ -236,6 +236,25 @@ def test_lock_wait_that_wrote_outside_ndb_is_not_sent_again() -> None:
     assert conn.sent == ["INSERT INTO tmp SELECT id FROM t"]
 
 
+def test_ddl_failing_with_a_lock_wait_is_not_sent_again() -> None:
+    conn = _Connection({"ALTER": _times_out(1)}, [TIMED_OUT])
+    with pytest.raises(pymysql.err.OperationalError, match="Lock wait"):
+        _run(conn, "ALTER TABLE t ADD COLUMN c INTEGER")
+    assert conn.sent == ["ALTER TABLE t ADD COLUMN c INTEGER"]
+
+
+def test_lock_wait_inside_a_savepoint_keeps_its_bookkeeping() -> None:
+    # nova's instance_tag_add: the INSERT inside the savepoint (sent as INSERT IGNORE) is
+    # sent again, still as INSERT IGNORE, and RELEASE finds its savepoint.
+    conn = _Connection({"INSERT IGNORE": _times_out(1)}, [TIMED_OUT])
+    _run(conn, "SAVEPOINT sa_1")
+    _run(conn, "INSERT INTO tags VALUES ('u1', 'web')")
+    assert conn.sent == ["INSERT IGNORE INTO tags VALUES ('u1', 'web')"] * 2
+    assert hook.transaction_of(conn).savepoints == [("sa_1", 0)]
+    _run(conn, "RELEASE SAVEPOINT sa_1")
+    assert hook.transaction_of(conn).savepoints == []
+
+
 def test_only_lock_waits_are_sent_again() -> None:
     assert txn.send_again_after_lock_wait(1205, [1297], False, False, 0)
     assert not txn.send_again_after_lock_wait(1205, [1297], True, False, 0)
