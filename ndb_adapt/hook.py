@@ -8,7 +8,9 @@ separate cursor through the unpatched method, so they never recurse into the rul
 from __future__ import annotations
 
 import contextlib
+import random
 import re
+import time
 from typing import Any
 
 from ndb_adapt import cascade, recover, rewrite, txn
@@ -17,6 +19,7 @@ from ndb_adapt.log import note
 
 _DDL_HEADS = ("CREATE", "ALTER", "DROP", "RENAME", "SAVEPOINT", "RELEASE", "ROLLBACK")
 _DELETE_HEAD = "DELETE"
+_DML_HEADS = ("SELECT", "INSERT", "UPDATE", "DELETE", "REPLACE", "WITH", "(")
 _INSERT_HEAD = "INSERT"
 # NDB answers an INSERT whose primary key a concurrent transaction has just inserted with
 # MySQL 1022 "Can't write; duplicate key in table" (NDB 630 "Tuple already existed when
@@ -26,6 +29,9 @@ _INSERT_HEAD = "INSERT"
 # the test bed with two uWSGI workers).
 ER_DUP_KEY, ER_DUP_ENTRY, NDB_TUPLE_EXISTS = 1022, 1062, 630
 _INSERT_TABLE = re.compile(r"^\s*INSERT\s+(?:IGNORE\s+)?(?:INTO\s+)?`?([\w$]+)`?", re.I)
+# The first table a DML statement names, for the log line only.
+_DML_TABLE = re.compile(r"^\s*(?:UPDATE|DELETE\b.*?\bFROM|SELECT\b.*?\bFROM)\s+`?([\w$]+)`?",
+                        re.I | re.S)
 _PATCHED = "_ndb_adapt_original_execute"
 _TRANSACTION = "_ndb_adapt_transaction"
 _OURS = "_ndb_adapt_raised"
@@ -131,7 +137,7 @@ def _autocommit(conn: Any) -> bool:
 
 
 def _table(statement: str) -> str:
-    match = _INSERT_TABLE.match(statement)
+    match = _INSERT_TABLE.match(statement) or _DML_TABLE.match(statement)
     return table_of(statement) or (match.group(1) if match else "")
 
 
@@ -171,15 +177,54 @@ class _Adapted:
             note("whole_transaction", _table(text), f"{text.strip()[:40]!r} refused: "
                  f"{state.aborted}")
             raise _ours(txn.ER_LOCK_DEADLOCK, txn.deadlock_message(state.aborted))
-        try:
-            result = self.dispatch(text, args)
-        except Exception as error:
-            mapped = self.whole_transaction(error, text, state)
-            if mapped is not None:
-                raise mapped from error
-            raise
+        retried = 0
+        while True:
+            try:
+                result = self.dispatch(text, args)
+                break
+            except Exception as error:
+                codes = self.failure_codes(error)
+                if codes is None:
+                    raise
+                mapped = self.whole_transaction(error, text, state, codes)
+                if mapped is not None:
+                    raise mapped from error
+                if not self.send_again(error, text, state, codes, retried):
+                    raise
+                retried += 1
         state.record(text, int(self.cursor.rowcount or 0))
         return result
+
+    def failure_codes(self, error: BaseException) -> set[int] | None:
+        """The server's codes behind a failed statement (the error's and SHOW WARNINGS'); None
+        for an error of ndb_adapt's own, of the client (a lost connection has no warnings),
+        or not from the database."""
+        code = _code(error)
+        if getattr(error, _OURS, False) or code is None or code >= 2000 or \
+                not recover.is_db_error(error):
+            return None
+        return recover.failure_codes(error, self.warnings)
+
+    def send_again(self, error: BaseException, text: str, state: txn.Transaction,
+                   codes: set[int], retried: int) -> bool:
+        """A lock wait timeout that lost nothing but the statement (ndb_adapt.txn): log it and
+        say to send the statement again."""
+        code = _code(error)
+        if code is None or not text.lstrip()[:8].upper().startswith(_DML_HEADS):
+            return False  # DDL commits implicitly: not a statement of the transaction
+        if not txn.send_again_after_lock_wait(code, sorted(codes), state.holds_work,
+                                              _autocommit(self.conn), retried):
+            return False
+        # The record stays as it is: nothing changed and no lock was taken before (or
+        # autocommit), and savepoints of such a transaction had nothing to undo either.
+        # Both sides of a deadlock may time out together: a random pause, so that their second
+        # attempts do not start in the same millisecond (one round deadlocked twice in a row,
+        # 21.5 s, before it).
+        time.sleep(random.uniform(0, txn.LOCK_WAIT_JITTER_SECONDS))
+        note("lock_wait", _table(text), f"{code} {_text(error)[:80]} {sorted(codes)} with "
+             f"nothing of the transaction lost: {text.strip()[:40]!r} sent again "
+             f"({retried + 1}/{txn.LOCK_WAIT_RETRIES})")
+        return True
 
     def dispatch(self, text: str, args: Any) -> Any:
         head = text.lstrip()[:9].upper()
@@ -191,15 +236,14 @@ class _Adapted:
             return self.original(self.cursor, text, args)
         return self.execute(text, args)
 
-    def whole_transaction(self, error: BaseException, text: str, state: txn.Transaction
-                          ) -> Exception | None:
+    def whole_transaction(self, error: BaseException, text: str, state: txn.Transaction,
+                          codes: set[int]) -> Exception | None:
         """1213 if NDB rolled back the whole transaction behind this error (1297, or 1622
-        among the session's conditions); the transaction stays poisoned until rollback."""
+        among the session's conditions, `codes`); the transaction stays poisoned until
+        rollback."""
         code = _code(error)
-        if getattr(error, _OURS, False) or code is None or code >= 2000 or \
-                not recover.is_db_error(error):
-            return None  # ours, or the client's (a lost connection has no warnings)
-        codes = recover.failure_codes(error, self.warnings)
+        if code is None:
+            return None
         held = state.holds_work
         if not txn.whole_transaction_lost(code, sorted(codes), held):
             return None

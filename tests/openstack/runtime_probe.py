@@ -245,9 +245,109 @@ def wide_table(p: Probe, _arg: str) -> dict[str, Any]:
             "after_port_delete": p.rows("SELECT COUNT(*) FROM ml2_port_bindings")[0]}
 
 
+def _lock_kinds(p: Probe) -> list[list[str]]:
+    """NDB's row locks now (ndbinfo.cluster_locks), by transaction: what each holds (H) or
+    waits for (W), on which kind of object, the row or the unique index row."""
+    rows = p.rows(
+        "SELECT l.transid, o.fq_name, l.mode, l.state, l.op FROM ndbinfo.cluster_locks l "
+        "LEFT JOIN ndbinfo.dict_obj_info o ON o.id = l.tableid ORDER BY l.transid, l.lock_num")
+    named: dict[str, set[str]] = {}
+    for transid, name, mode, state, op in rows:
+        kind = "unique index row" if str(name).endswith("$unique") else \
+            "BLOB part" if "NDB$BLOB" in str(name) else "row"
+        named.setdefault(str(transid), set()).add(f"{mode}{state} {op} {kind}")
+    return [sorted(kinds) for kinds in named.values()]
+
+
+def unique_read_race(p: Probe, rounds: str) -> dict[str, Any]:
+    """(g) nova's build_requests (nova 34.0.0's table: MEDIUMTEXT/TEXT columns, a unique key
+    on instance_uuid): nova-api's read of a build request by instance_uuid (a reader
+    transaction: SELECT ... LIMIT 1, then rollback) and nova-conductor's delete of it
+    (DELETE ... WHERE instance_uuid, commit), started together, `rounds` times or until two
+    of them took over 5 s (a deadlock: NDB has none of InnoDB's detection)."""
+    metadata = sa.MetaData()
+    table = sa.Table(
+        "build_requests", metadata,
+        sa.Column("created_at", sa.DateTime), sa.Column("updated_at", sa.DateTime),
+        sa.Column("id", sa.Integer, primary_key=True, nullable=False),
+        sa.Column("project_id", sa.String(255), nullable=False),
+        sa.Column("instance_uuid", sa.String(36)),
+        sa.Column("instance", sa.Text().with_variant(sa.dialects.mysql.MEDIUMTEXT(), "mysql")),
+        sa.Column("block_device_mappings",
+                  sa.Text().with_variant(sa.dialects.mysql.MEDIUMTEXT(), "mysql")),
+        sa.Column("tags", sa.Text()),
+        sa.UniqueConstraint("instance_uuid", name="uniq_build_requests0instance_uuid"),
+        sa.Index("build_requests_project_id_idx", "project_id"),
+        sa.Index("build_requests_instance_uuid_idx", "instance_uuid"),
+        mysql_engine="InnoDB", mysql_charset="utf8")
+    engine = p.engine()
+    metadata.create_all(engine)
+    seen: dict[str, Any] = {"escaped": [], "read": {"row": 0, "none": 0}, "deleted": 0}
+    slow: list[dict[str, Any]] = []
+    done = 0
+    for i in range(int(rounds)):
+        uuid = f"00000000-0000-0000-0000-{i:012d}"
+        with engine.begin() as conn:
+            conn.execute(table.insert().values(
+                project_id="p" * 32, instance_uuid=uuid, instance="{" + "i" * 12_000 + "}",
+                block_device_mappings="[" + "b" * 3_000 + "]", tags="[]"))
+        took, locks = _race_round(p, engine, table, uuid, seen)
+        done += 1
+        if max(took.values()) > 5:
+            slow.append({"round": i, "read_s": round(took["read"], 2),
+                         "delete_s": round(took["delete"], 2), "locks": locks})
+            if len(slow) == 2:
+                break
+    engine.dispose()
+    return {"rounds": done, "deadlocks": slow, "escaped": seen["escaped"], "reads": seen["read"],
+            "deleted": seen["deleted"],
+            "left": p.rows("SELECT COUNT(*) FROM build_requests")[0]}
+
+
+def _race_round(p: Probe, engine: Any, table: Any, uuid: str, seen: dict[str, Any]
+                ) -> tuple[dict[str, float], list[list[str]]]:
+    """One round of (g): the read and the delete of one row, released together; the seconds
+    each took, and NDB's locks 2 s in if either still waits."""
+    took: dict[str, float] = {}
+    start = threading.Barrier(2)
+
+    def read() -> None:
+        start.wait()
+        began = time.monotonic()
+        try:
+            with engine.connect() as conn:  # a reader: rolled back when it closes
+                row = conn.execute(sa.select(table).where(
+                    table.c.instance_uuid == uuid).limit(1)).first()
+            seen["read"]["row" if row is not None else "none"] += 1
+        except db_exc.DBError as error:
+            seen["escaped"].append(f"read: {type(error).__name__} {error.inner_exception}"[:300])
+        took["read"] = time.monotonic() - began
+
+    def delete() -> None:
+        start.wait()
+        began = time.monotonic()
+        try:
+            with engine.begin() as conn:
+                seen["deleted"] += conn.execute(
+                    table.delete().where(table.c.instance_uuid == uuid)).rowcount
+        except db_exc.DBError as error:
+            seen["escaped"].append(f"delete: {type(error).__name__} {error.inner_exception}"[:300])
+        took["delete"] = time.monotonic() - began
+
+    threads = [threading.Thread(target=read), threading.Thread(target=delete)]
+    for thread in threads:
+        thread.start()
+    threads[0].join(2)
+    threads[1].join(0.01)
+    locks = _lock_kinds(p) if any(t.is_alive() for t in threads) else []
+    for thread in threads:
+        thread.join()
+    return took, locks
+
+
 CASES = {"lock_wait": lock_wait, "retry_loop": retry_loop, "statement_error": statement_error,
          "nested_duplicate": nested_duplicate, "large_delete": large_delete,
-         "wide_table": wide_table}
+         "wide_table": wide_table, "unique_read_race": unique_read_race}
 
 
 def main() -> None:

@@ -162,3 +162,23 @@ def test_f_neutron_port_bindings_in_utf8mb4(cluster: TestCluster, database: str)
     assert columns["vif_type"][0] == "varchar", columns  # no rewrite grows a row
     assert seen["after_port_delete"] == 0
     assert "rule=oversized_row table=ml2_port_bindings why=profile" in err
+
+
+def test_g_unique_key_read_racing_a_delete_loses_nothing(cluster: TestCluster, database: str
+                                                        ) -> None:
+    """(g) nova's build_requests: nova-api reads a build request by its unique instance_uuid
+    while nova-conductor deletes it, released together until two rounds deadlock. NDB holds
+    a shared lock on the unique index row, then waits for the row; the DELETE holds the row
+    and waits for the index row: both wait TransactionDeadlockDetectionTimeout (10 s). Before:
+    1205 escaped (oslo.db DBDeadlock) on the DELETE, the read or both, and the build request
+    stayed; ndb_adapt now sends again a statement whose transaction lost nothing
+    (`lock_wait`)."""
+    seen, err = probe(cluster, "unique_read_race", database, "400", timeout=900)
+    assert seen["deadlocks"], f"no round deadlocked in {seen['rounds']}: the race was not met"
+    cycle = seen["deadlocks"][0]["locks"]
+    assert any("SH READ unique index row" in kinds and "SW READ row" in kinds
+               for kinds in cycle), cycle  # the reader: holds the index row, waits for the row
+    assert seen["escaped"] == [], seen
+    assert seen["deleted"] == seen["rounds"] and seen["left"] == 0, seen
+    assert sum(seen["reads"].values()) == seen["rounds"], seen
+    assert "rule=lock_wait table=build_requests" in err

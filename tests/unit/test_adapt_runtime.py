@@ -164,6 +164,106 @@ def test_temporary_ndb_error_is_1213() -> None:
     assert not hook.transaction_of(autocommit).aborted  # its own transaction: nothing to refuse
 
 
+LOCK_WAIT = "Lock wait timeout exceeded; try restarting transaction"
+TIMED_OUT = ("Warning", 1297, "Got temporary error 266 'Time-out in NDB, probably caused by "
+             "deadlock' from NDBCLUSTER")
+
+
+def _times_out(times: int) -> Reply:
+    """1205 (NDB 266) the first `times` sends, then one row."""
+    sends: list[int] = []
+
+    def reply(_cursor: _Cursor) -> int:
+        sends.append(1)
+        if len(sends) <= times:
+            raise pymysql.err.OperationalError(1205, LOCK_WAIT)
+        return 1
+    return reply
+
+
+@pytest.mark.parametrize("before", [None, "SELECT id FROM build_requests WHERE id = 1"])
+def test_lock_wait_that_lost_nothing_is_sent_again(before: str | None,
+                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    # (g): nova-conductor's DELETE of a build request, deadlocked 10 s with nova-api's read
+    # of it; NDB aborted a transaction that had at most read: send the statement again.
+    delete = "DELETE FROM build_requests WHERE build_requests.instance_uuid = 'u1'"
+    conn = _Connection({"DELETE": _times_out(1)},
+                       [TIMED_OUT] + ([ROLLED_BACK] if before else []))
+    if before:
+        _run(conn, before)
+    assert _run(conn, delete) == 1
+    assert conn.sent[-2:] == [delete, delete]
+    assert not hook.transaction_of(conn).aborted
+    assert "rule=lock_wait table=build_requests" in capsys.readouterr().err
+
+
+def test_lock_wait_is_sent_again_at_most_twice() -> None:
+    conn = _Connection({"DELETE": _times_out(3)}, [TIMED_OUT])
+    with pytest.raises(pymysql.err.OperationalError) as raised:
+        _run(conn, "DELETE FROM t WHERE id = 1")
+    assert raised.value.args[0] == 1205  # as it is: oslo.db's DBDeadlock
+    assert conn.sent == ["DELETE FROM t WHERE id = 1"] * (1 + txn.LOCK_WAIT_RETRIES)
+    assert _run(conn, "DELETE FROM t WHERE id = 1") == 1  # a new statement, new attempts
+
+
+@pytest.mark.parametrize("before", ["UPDATE t SET v = 1 WHERE id = 2",
+                                    "SELECT v FROM t WHERE id = 2 FOR UPDATE"])
+def test_lock_wait_after_work_is_never_sent_again(before: str) -> None:
+    # NDB rolled back the change or the lock taken before: 1213, the whole transaction.
+    conn = _Connection({"DELETE": _times_out(1)}, [TIMED_OUT, ROLLED_BACK])
+    _run(conn, before)
+    with pytest.raises(pymysql.err.OperationalError) as raised:
+        _run(conn, "DELETE FROM t WHERE id = 1")
+    assert raised.value.args[0] == 1213 and "1205" in raised.value.args[1]
+    assert conn.sent == [before, "DELETE FROM t WHERE id = 1"]
+
+
+def test_lock_wait_in_autocommit_is_sent_again_after_earlier_changes() -> None:
+    conn = _Connection({"DELETE": _times_out(1)}, [TIMED_OUT])
+    conn.autocommit = True
+    _run(conn, "UPDATE t SET v = 1 WHERE id = 2")  # committed on its own
+    assert _run(conn, "DELETE FROM t WHERE id = 1") == 1
+    assert conn.sent.count("DELETE FROM t WHERE id = 1") == 2
+
+
+def test_lock_wait_that_wrote_outside_ndb_is_not_sent_again() -> None:
+    # 1196: a MyISAM (temporary) table kept rows the failed statement wrote.
+    conn = _Connection({"INSERT": _times_out(1)},
+                       [TIMED_OUT, ("Warning", 1196, "Some non-transactional changed tables "
+                                    "couldn't be rolled back")])
+    with pytest.raises(pymysql.err.OperationalError, match="Lock wait"):
+        _run(conn, "INSERT INTO tmp SELECT id FROM t")
+    assert conn.sent == ["INSERT INTO tmp SELECT id FROM t"]
+
+
+def test_ddl_failing_with_a_lock_wait_is_not_sent_again() -> None:
+    conn = _Connection({"ALTER": _times_out(1)}, [TIMED_OUT])
+    with pytest.raises(pymysql.err.OperationalError, match="Lock wait"):
+        _run(conn, "ALTER TABLE t ADD COLUMN c INTEGER")
+    assert conn.sent == ["ALTER TABLE t ADD COLUMN c INTEGER"]
+
+
+def test_lock_wait_inside_a_savepoint_keeps_its_bookkeeping() -> None:
+    # nova's instance_tag_add: the INSERT inside the savepoint (sent as INSERT IGNORE) is
+    # sent again, still as INSERT IGNORE, and RELEASE finds its savepoint.
+    conn = _Connection({"INSERT IGNORE": _times_out(1)}, [TIMED_OUT])
+    _run(conn, "SAVEPOINT sa_1")
+    _run(conn, "INSERT INTO tags VALUES ('u1', 'web')")
+    assert conn.sent == ["INSERT IGNORE INTO tags VALUES ('u1', 'web')"] * 2
+    assert hook.transaction_of(conn).savepoints == [("sa_1", 0)]
+    _run(conn, "RELEASE SAVEPOINT sa_1")
+    assert hook.transaction_of(conn).savepoints == []
+
+
+def test_only_lock_waits_are_sent_again() -> None:
+    assert txn.send_again_after_lock_wait(1205, [1297], False, False, 0)
+    assert not txn.send_again_after_lock_wait(1205, [1297], True, False, 0)
+    assert txn.send_again_after_lock_wait(1205, [1297], True, True, 1)
+    assert not txn.send_again_after_lock_wait(1205, [], False, False, txn.LOCK_WAIT_RETRIES)
+    assert not txn.send_again_after_lock_wait(1213, [], False, False, 0)
+    assert not txn.send_again_after_lock_wait(1062, [], False, False, 0)
+
+
 def test_commit_of_a_poisoned_transaction_rolls_back_and_raises() -> None:
     class Connection:
         def __init__(self) -> None:
