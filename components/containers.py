@@ -59,6 +59,10 @@ class ContainerSpec:
     health: Sequence[str] | None = None  # Docker's test form: ["CMD", ...]; waits for healthy
     one_shot: bool = False  # runs to completion, attached: `pulumi up` waits for its exit
     stop_grace_seconds: int = 30
+    # Bridge network only: join this container's network namespace (Docker's
+    # `--network container:<id>`) instead of taking an address of its own; `address` is then
+    # that container's. A sidecar such as a SQL node's check agent.
+    network_container: pulumi.Input[str] | None = None
 
 
 def labels(settings: Settings, role: str) -> dict[str, str]:
@@ -70,7 +74,8 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
               depends_on: Sequence[pulumi.Resource] = ()) -> docker.Container:
     """The container of `spec` on its host, parented to `parent`."""
     hosts = spec.hosts
-    bridge = hosts.network is not None
+    joined = spec.network_container if hosts.network is not None else None
+    bridge = hosts.network is not None and joined is None
     health = settings.health_checks
     return docker.Container(
         spec.name,
@@ -106,8 +111,9 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
                for i, e in spec.published.items()] or None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(
             name=hosts.network.name, ipv4_address=spec.address)]
-        if hosts.network is not None else None,
-        network_mode=None if bridge else "host",
+        if bridge and hosts.network is not None else None,
+        network_mode=(pulumi.Output.concat("container:", joined) if joined is not None
+                      else None if bridge else "host"),
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,
                                     delete_before_replace=True, depends_on=list(depends_on)),
     )
