@@ -60,6 +60,10 @@ class ContainerSpec:
     one_shot: bool = False  # runs to completion, attached: `pulumi up` waits for its exit
     stop_grace_seconds: int = 30
     capabilities: Sequence[str] = ()  # Linux capabilities added (NET_ADMIN, ...)
+    # Bridge network only: join this container's network namespace (Docker's
+    # `--network container:<id>`) instead of taking an address of its own; `address` is then
+    # that container's. A sidecar such as a SQL node's check agent.
+    network_container: pulumi.Input[str] | None = None
 
 
 def labels(settings: Settings, role: str) -> dict[str, str]:
@@ -71,7 +75,8 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
               depends_on: Sequence[pulumi.Resource] = ()) -> docker.Container:
     """The container of `spec` on its host, parented to `parent`."""
     hosts = spec.hosts
-    bridge = hosts.network is not None
+    joined = spec.network_container if hosts.network is not None else None
+    bridge = hosts.network is not None and joined is None
     health = settings.health_checks
     return docker.Container(
         spec.name,
@@ -107,8 +112,9 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
                for i, e in spec.published.items()] or None,
         networks_advanced=[docker.ContainerNetworksAdvancedArgs(
             name=hosts.network.name, ipv4_address=spec.address)]
-        if hosts.network is not None else None,
-        network_mode=None if bridge else "host",
+        if bridge and hosts.network is not None else None,
+        network_mode=(pulumi.Output.concat("container:", joined) if joined is not None
+                      else None if bridge else "host"),
         capabilities=docker.ContainerCapabilitiesArgs(adds=list(spec.capabilities))
         if spec.capabilities else None,
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,

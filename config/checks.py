@@ -10,6 +10,7 @@ from config.openstack_checks import check_openstack, openstack_ports
 from config.openstack_layout import build_layout
 from config.problems import Problem, unknown_host
 from config.settings import MAX_NODES, Settings
+from config.sql_check import CHECK_PORT_KEY, check_port_claims, check_port_problem
 from config.topology import (
     MAX_BRIDGE_SQL_NODES,
     Topology,
@@ -247,7 +248,10 @@ def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
     owner: dict[tuple[str, int], PortClaim] = {}
     problems = []
     # Only reached when check_settings found nothing, so the OpenStack keys are sound.
-    taken = published_ports(topology) + openstack_ports(settings, build_layout(settings))
+    taken = (published_ports(topology) + check_port_claims(settings, topology)
+             + openstack_ports(settings, build_layout(settings)))
+    if (clash := check_port_problem(settings)) is not None:
+        problems.append(Problem(CHECK_PORT_KEY, clash))
     for claim in taken:
         first = owner.setdefault((claim.host, claim.port), claim)
         if first is not claim:

@@ -148,6 +148,14 @@ class SqlNodeSettings(Model):
     free_api_slots: int = Field(default=4, ge=0)
     memory_limit: ByteSize = 1 << 30
     root_host: str = "%"
+    # The port of each SQL node's check agent, which HAProxy asks whether the node can serve
+    # NDB tables (components/render/sql_check.py). 4569 is Kolla-Ansible's clustercheck port
+    # (mariadb_clustercheck_port), so firewalls written for a Kolla-Ansible database host
+    # already let it through; nothing else of this program listens there. With host
+    # networking SQL nodes of one host take 4569, 4570, ...; config/sql_check.py.
+    check_port: Port = 4569
+    # The check agent's container (mysqlsh running a small Python script).
+    check_memory_limit: ByteSize = 256 << 20
 
 
 # Kolla-Ansible's keepalived_virtual_router_id is 51 (ansible/group_vars/all/keepalived.yml);

@@ -28,13 +28,15 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Literal, Self
 
-NodeKind = Literal["mgm", "data", "sql", "haproxy"]
+NodeKind = Literal["mgm", "data", "sql", "haproxy", "check"]
 
 
 class TestbedError(RuntimeError):
@@ -54,6 +56,18 @@ class NodeSpec:
 
 
 @dataclass(frozen=True)
+class CheckAgent:
+    """A SQL node's check agent as rendered (components/render/sql_check.py)."""
+
+    command: list[str]  # the container's: mysqlsh --py --file <agent> <options>
+    agent: Path  # the agent's source on this machine, run by this Python instead of mysqlsh
+    option_file: str  # its [client] password
+    account_script: str  # scripts/sql-check-account.sh as shipped
+    account_environment: dict[str, str]  # its parameters as rendered
+    account_sql: str  # the statements on its standard input
+
+
+@dataclass(frozen=True)
 class ClusterFiles:
     config_ini: str  # rendered config.ini for ndb_mgmd
     my_cnf: dict[int, str]  # SQL node id -> rendered my.cnf
@@ -62,6 +76,8 @@ class ClusterFiles:
     # NDB node id -> the container's command as rendered (components/render/commands.py).
     # When given, ndb_mgmd and ndbmtd run exactly these options, localised (see _localise).
     commands: dict[int, list[str]] = field(default_factory=dict)
+    # SQL node id -> its check agent; haproxy.cfg asks each at its check port.
+    checks: dict[int, CheckAgent] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -315,6 +331,8 @@ class TestCluster:
                 self._start_mysqld(node)
             for node in self._of_kind("sql"):
                 self._wait_mysqld(node, deadline)
+            for node in self._of_kind("sql"):
+                self._start_check(node, deadline)
             for node in self._of_kind("haproxy"):
                 self._start_haproxy(node)
                 self._wait(deadline, "haproxy listens", partial(self._tcp_open, node))
@@ -396,11 +414,39 @@ class TestCluster:
         else:
             self._start_mysqld(node)
             self._wait_mysqld(node, deadline)
+            if (check := self._procs.get(("check", node_id))) is not None:
+                self._wait(deadline, f"check agent of SQL node {node_id} says 200",
+                           partial(self._check_answer, check.spec))
 
     def process_groups(self) -> dict[str, int]:
         """Each running node's process group id (its wrapper's pid) by `<kind>-<node id>`,
         e.g. data-1, sql-147, haproxy-None: for reading CPU time from /proc."""
         return {f"{p.spec.kind}-{p.spec.node_id}": p.popen.pid for p in self._procs.values()}
+
+    def log_of(self, kind: NodeKind, node_id: int | None = None) -> Path:
+        """The stdout/stderr log of a running process, e.g. ("haproxy", None), ("check", 147)."""
+        proc = self._procs.get((kind, node_id))
+        if proc is None:
+            raise TestbedError(f"no {kind} {node_id} running")
+        return proc.log
+
+    def check_answer(self, node_id: int) -> tuple[bool, str]:
+        """What the check agent of SQL node `node_id` tells HAProxy now: (HTTP 200,
+        "<status> <body>"), or (False, why not)."""
+        proc = self._procs.get(("check", node_id))
+        if proc is None:
+            return False, f"SQL node {node_id} has no check agent running"
+        return self._check_answer(proc.spec)
+
+    def _check_answer(self, spec: NodeSpec) -> tuple[bool, str]:
+        url = f"http://{self.local(spec)}:{spec.port}/"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return True, f"{answer.status} {answer.read().decode().strip()}"
+        except urllib.error.HTTPError as error:
+            return False, f"{error.code} {error.read().decode().strip()}"
+        except OSError as error:
+            return False, f"no answer from {url}: {error}"
 
     def sql_address(self, node_id: int) -> tuple[str, int]:
         node = self._nodes[("sql", node_id)]
@@ -628,6 +674,51 @@ class TestCluster:
             "mysqld",
         )
 
+    def _exec_wrapper(self, name: str, argv: list[str]) -> Path:
+        """An executable file that runs `argv` plus its own arguments in the root (what
+        `docker exec -i <container>` is to a deployment's scripts)."""
+        path = self.workdir / name
+        path.write_text(f'#!/bin/sh\nexec {shlex.join(self._chrooted(argv))} "$@"\n')
+        path.chmod(0o755)
+        return path
+
+    def _start_check(self, node: NodeSpec, deadline: float) -> None:
+        """The SQL node's check agent, as its container runs it: its account created by the
+        shipped script (root over the socket, the statements on stdin), its option file
+        (0400), then the rendered command with this Python for mysqlsh, this cluster's
+        addresses, and the root's mysql client (the host's is MariaDB's) for `mysql`."""
+        check = self.files.checks.get(node.node_id or -1)
+        if check is None:
+            return
+        folder = self._dir(node)
+        root_password = folder / "root-password"  # the test bed's root has no password
+        root_password.write_text("")
+        env = {**os.environ, **check.account_environment,
+               "SQL_ROOT_PASSWORD_FILE": str(root_password),
+               "SQL_SOCKET": str(folder / "mysqld.sock"),
+               "SQL_EXEC": str(self._exec_wrapper("sql-exec", []))}
+        done = subprocess.run(["bash", "-c", check.account_script], env=env, text=True,
+                              input=self.localise(check.account_sql), capture_output=True,
+                              timeout=max(10.0, deadline - time.monotonic()), check=False)
+        if done.returncode != 0:
+            raise TestbedError(f"check account of SQL node {node.node_id} failed:\n"
+                               f"{done.stdout}{done.stderr}")
+        option_file = folder / "ndb-sql-check.cnf"
+        option_file.unlink(missing_ok=True)
+        option_file.touch(mode=0o400)
+        option_file.write_text(check.option_file)
+        assert check.command[0] == "mysqlsh", check.command
+        options = check.command[check.command.index("--file") + 2:]
+        local = [self.localise(o) for o in options]
+        local[local.index("--defaults-file") + 1] = str(option_file)
+        mysql = self._exec_wrapper("mysql", [self.testbed.mysql])
+        listen = local[local.index("--listen") + 1]
+        spec = NodeSpec("check", node.node_id, node.address, int(listen.rpartition(":")[2]))
+        self._spawn(spec, [sys.executable, str(check.agent), *local, "--mysql", str(mysql)],
+                    "ndb-sql-check")
+        self._wait(deadline, f"check agent of SQL node {node.node_id} says 200",
+                   partial(self._check_answer, spec))
+
     def _start_haproxy(self, node: NodeSpec) -> None:
         cfg = self._dir(node) / "haproxy.cfg"
         self._spawn(node, [self.testbed.haproxy, "-db", "-f", str(cfg)], "haproxy")
@@ -653,7 +744,17 @@ class TestCluster:
     # --- waiting ------------------------------------------------------------------------
 
     def _check_alive(self) -> None:
-        for proc in self._procs.values():
+        for key, proc in list(self._procs.items()):
+            if proc.popen.poll() is not None and proc.spec.kind == "check":
+                # What the container's restart policy does: an agent that exited (its mysqld
+                # was unreachable for --exit-after) starts again.
+                print(f"[testbed] check agent of SQL node {proc.spec.node_id} exited with "
+                      f"{proc.popen.returncode}; starting it again", file=sys.stderr)
+                argv = proc.popen.args
+                assert isinstance(argv, list)
+                del self._procs[key]
+                self._spawn(proc.spec, argv[len(_PDEATHSIG):], "ndb-sql-check")
+                continue
             if proc.popen.poll() is not None:
                 raise TestbedError(
                     f"{proc.spec.kind} node {proc.spec.node_id} exited with "

@@ -59,7 +59,8 @@ class Cluster(pulumi.ComponentResource):
         self.sql = SqlNodePool(f"{name}-sql", SqlNodePoolArgs(
             settings=settings, topology=topo, hosts=self.hosts, my_cnf=artifacts.my_cnf,
             node_gates=artifacts.sql_node_gates, pool_gate=artifacts.sql_gate,
-            haproxy_cfg=artifacts.haproxy_cfg, after=[g.gate for g in self.groups],
+            haproxy_cfg=artifacts.haproxy_cfg, sql_checks=artifacts.sql_checks,
+            after=[g.gate for g in self.groups],
         ), child)
         self.register_outputs({
             "managementConnectstring": topo.connectstring,

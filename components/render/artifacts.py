@@ -12,6 +12,7 @@ from components.render.gates import render_gate_script, render_rolling_restart_s
 from components.render.haproxy import render_haproxy_cfg
 from components.render.ndb import render_config_ini, render_my_cnf
 from components.render.shell import Script
+from components.render.sql_check import SqlCheck, render_sql_checks
 from config.settings import Settings
 from config.topology import Topology, build_topology
 
@@ -34,6 +35,7 @@ class ClusterArtifacts:
     sql_node_gates: tuple[Script, ...]  # per SQL node: its pooled connections are up
     sql_gate: Script  # every SQL node connected
     haproxy_cfg: str
+    sql_checks: tuple[SqlCheck, ...]  # per SQL node: its check agent and account script
 
 
 def render_cluster(settings: Settings, topology: Topology | None = None) -> ClusterArtifacts:
@@ -60,6 +62,7 @@ def render_cluster(settings: Settings, topology: Topology | None = None) -> Clus
         sql_node_gates=tuple(render_gate_script(settings, topo, "sql", (s,)) for s in topo.sql),
         sql_gate=render_gate_script(settings, topo, "sql", topo.sql),
         haproxy_cfg=render_haproxy_cfg(settings, topo),
+        sql_checks=render_sql_checks(settings, topo),
     )
 
 
@@ -76,4 +79,6 @@ def all_scripts(artifacts: ClusterArtifacts) -> dict[str, Script]:
     for sql, text in zip(topo.sql, artifacts.sql_node_gates, strict=True):
         scripts[f"gate-{sql.name}.sh"] = text
     scripts["gate-sql.sh"] = artifacts.sql_gate
+    for check in artifacts.sql_checks:
+        scripts[f"sql-check-account-{check.node.name}.sh"] = check.account
     return scripts

@@ -15,6 +15,7 @@ from config.addressing import (
 )
 from config.openstack_layout import ControlPlaneLayout
 from config.settings import Settings
+from config.sql_check import check_port
 from config.topology import Topology
 
 HAPROXY_CONFIG_PATH = "/usr/local/etc/haproxy/haproxy.cfg"
@@ -49,13 +50,25 @@ def render_haproxy_cfg(settings: Settings, topology: Topology) -> str:
     has_vip = topology.sql_vip is not None
     bind = frontend_bind(topology.network_mode, endpoint.address, has_vip)
     servers = "\n".join(
-        f"    server {sql.name} {sql.endpoint} check" for sql in topology.sql
+        f"    server {sql.name} {sql.endpoint} check port {check_port(settings, topology, sql)}"
+        for sql in topology.sql
     )
-    # Health check: the MySQL greeting (packet sequence 00, protocol version 0x0a) without a
-    # login. `option mysql-check` cannot log in to MySQL 9 (caching_sha2_password only; it
-    # fails with 1251 there, seen on the test bed) and mysql_native_password is gone in 9.0.
-    # The SQL nodes run with host_cache_size=0, so these half-open checks never get the
-    # endpoint blocked by max_connect_errors.
+    # Health check: each SQL node's check agent (components/render/sql_check.py) answers 200
+    # while its mysqld can serve NDB tables, 503 otherwise. The MySQL greeting is no such
+    # sign: a mysqld cut off from the data nodes still greets (and logs clients in), so the
+    # greeting check kept it in rotation. HAProxy's `option mysql-check` cannot log in to
+    # MySQL 9 either (caching_sha2_password only; it fails with 1251, seen on the test bed;
+    # mysql_native_password is gone in 9.0): the agent logs in with the mysql client.
+    # Timing: a check every 500 ms, every 100 ms once one failed (fastinter); two failures
+    # take a node out, two successes bring it back. The agent answers at once from its latest
+    # probe, which calls a cut-off node unfit within about 1.5 s
+    # (components/render/sql_check.py); tests/testbed/test_sql_check.py measures the whole
+    # way out of rotation against 3 s. Two failures, not one: a single lost check exchange
+    # must not cut every client of a node. `timeout check 1s`: an agent that answers at all
+    # answers at once. `on-marked-down shutdown-sessions` cuts the clients still on the node,
+    # whose statements on NDB tables would only fail; they reconnect to another node.
+    # The SQL nodes run with host_cache_size=0, so connections that drop without a login
+    # never get the endpoint blocked by max_connect_errors.
     # Client and server timeouts exceed oslo.db's pool recycle time (3600 s) so that HAProxy
     # never cuts an idle pooled connection that the service still believes is open.
     return f"""{HEADER}global
@@ -74,10 +87,10 @@ defaults
 listen mysql
     bind {bind}:{endpoint.port}
     balance leastconn
-    option tcp-check
-    tcp-check connect
-    tcp-check expect rbinary ^[0-9A-Fa-f]{{6}}000[Aa]
-    default-server inter 2s fall 3 rise 2 on-marked-down shutdown-sessions
+    option httpchk GET /
+    http-check expect status 200
+    timeout check 1s
+    default-server inter 500ms fastinter 100ms fall 2 rise 2 on-marked-down shutdown-sessions
 {servers}
 {render_monitor(has_vip, SQL_ENDPOINT_MONITOR_PORT)}"""
 

@@ -11,7 +11,7 @@ from tests.mock_program import ROOT
 
 ROW = re.compile(r"^\| `([^`]+)` \| (.+?) \| (.+?) \|$")
 NO_VALUE = {"none", "all hosts", "first host", "(required)"}
-SIZE_KEYS = {"memoryLimit", "dataMemory"}
+SIZE_KEYS = {"memoryLimit", "dataMemory", "checkMemoryLimit"}
 
 
 def readme_rows() -> dict[str, str]:

@@ -15,6 +15,7 @@ from components.render.control_plane import control_plane_scripts
 from components.render.haproxy import render_haproxy_cfg
 from components.render.shell import SCRIPTS_DIR, Script, script_file
 from config import build_topology
+from config.sql_check import check_port
 from testbed.pytest_support import require_tool
 from tests.stacks import STACKS, settings_for
 
@@ -25,8 +26,12 @@ def test_haproxy_cfg_lists_every_sql_node(stack: str) -> None:
     topo = build_topology(settings)
     text = render_haproxy_cfg(settings, topo)
     for sql in topo.sql:
-        assert f"server {sql.name} {sql.address}:{sql.port} check" in text
-    assert "tcp-check expect rbinary" in text  # the MySQL greeting, no login
+        port = check_port(settings, topo, sql)
+        assert f"server {sql.name} {sql.address}:{sql.port} check port {port}\n" in text
+    # Each SQL node's check agent, not the MySQL greeting, decides (components/render/sql_check.py).
+    assert "option httpchk GET /\n    http-check expect status 200\n" in text
+    assert "on-marked-down shutdown-sessions" in text
+    assert "tcp-check" not in text
 
 
 @pytest.mark.parametrize("stack", STACKS)
@@ -61,7 +66,7 @@ def test_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> None:
 def test_script_files_pass_shellcheck() -> None:
     shellcheck = require_tool("shellcheck")
     files = sorted(str(p) for p in SCRIPTS_DIR.glob("*.sh"))
-    assert len(files) == 6
+    assert len(files) == 7
     result = subprocess.run([shellcheck, "--severity=style", "--external-sources", *files],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

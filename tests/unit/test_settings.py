@@ -313,6 +313,8 @@ DEFAULTS = {
     "healthChecks.timeoutSeconds": 10,
     "healthChecks.retries": 3,
     "healthChecks.startPeriodSeconds": 30,
+    "sqlNodes.checkPort": 4569,
+    "sqlNodes.checkMemoryLimit": 256 << 20,
 }
 
 
