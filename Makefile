@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed bench-peer openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed bench-peer bench-ha openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -26,7 +26,8 @@ help:
 	@echo "make test-fast  the inner loop: unit and mock tests (markers unit, mocks); no root, ~20-30 s on 2 cores"
 	@echo "make test     what CI runs: venv, lint, test bed, every tier (unit mocks real testbed"
 	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
-	@echo "make test-full  make test plus the long opt-in suites (marker full: every service's migrations in utf8mb4, ~4.5 min)"
+	@echo "make test-full  make test plus the long opt-in suites (marker full: every service's migrations in utf8mb4, ~4.5 min;"
+	@echo "              each prod host lost under a write load, ~6 min)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole dev control plane as processes on a test-bed cluster (root; ~6 min, 3 GB)"
@@ -39,7 +40,9 @@ help:
 	@echo "make lint     ruff and mypy"
 	@echo "make bench    figures, not tests (root; ~30 min on 2 cores; an idle machine): NDB side by side with"
 	@echo "              Galera as Kolla-Ansible runs it; the OpenStack APIs with Rally on NDB and on InnoDB;"
-	@echo "              the program under mocks; writes under a rolling restart (figures in .bench/)"
+	@echo "              the program under mocks; writes under a rolling restart (figures in .bench/);"
+	@echo "              then the prod stack's hosts as network namespaces: each host lost under"
+	@echo "              a write load, the virtual address's takeover, a SQL node cut off (make bench-ha, ~10 min)"
 	@echo "make bench-peer  Debian's mariadb-server, galera-4, mariadb-backup, socat, sysbench (root)"
 
 $(VENV_DIR)/.ready:  # the directory name carries the requirements hash
@@ -159,6 +162,12 @@ bench: venv testbed bench-peer openstack-venvs kolla-source
 	$(PY) bench/api_side_by_side.py
 	$(PY) bench/program_under_mocks.py
 	$(PY) bench/cluster_under_load.py
+	$(MAKE) bench-ha
+
+# The high-availability figures: the tests that assert their bounds, with their prints.
+bench-ha: venv testbed
+	$(PY) -m pytest -q -s --full -p no:cacheprovider tests/testbed/test_host_loss.py \
+	  tests/real/test_keepalived.py tests/testbed/test_sql_check.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

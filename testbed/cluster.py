@@ -224,8 +224,8 @@ def rewrite_haproxy_cfg(text: str, address_map: dict[str, str], local_address: s
 _NDB_NODEID = re.compile(r"^\s*ndb[-_](nodeid|cluster[-_]connection[-_]pool[-_]nodeids)\b", re.M)
 
 _INIT_SQL = """\
-CREATE USER IF NOT EXISTS 'root'@'127.%' IDENTIFIED BY '';
-GRANT ALL ON *.* TO 'root'@'127.%' WITH GRANT OPTION;
+CREATE USER IF NOT EXISTS 'root'@'{clients}' IDENTIFIED BY '';
+GRANT ALL ON *.* TO 'root'@'{clients}' WITH GRANT OPTION;
 """
 
 # If the test process dies hard, its direct children die with it (stop() never runs then).
@@ -250,8 +250,16 @@ class TestCluster:
         workdir: Path,
         address_map: dict[str, str] | None = None,
         testbed: Testbed | None = None,
+        *,
+        launcher: Callable[[NodeSpec], list[str]] | None = None,
+        client_hosts: str = "127.%",
     ) -> None:
+        """`launcher`: the command prefix a node's process starts under, for the hosts as
+        network namespaces (testbed/hosts.py: `ip netns exec <host>`); none by default.
+        `client_hosts`: the host pattern of the passwordless test `root` account."""
         self.files = files
+        self.launcher = launcher or (lambda node: [])
+        self.client_hosts = client_hosts
         self.workdir = Path(workdir).resolve()
         # NDB_TESTBED_ADDRESS_PREFIX (e.g. 127.0.2) lets two clusters run side by side.
         prefix = os.environ.get("NDB_TESTBED_ADDRESS_PREFIX", "127.0.1")
@@ -418,6 +426,41 @@ class TestCluster:
                 self._wait(deadline, f"check agent of SQL node {node_id} says 200",
                            partial(self._check_answer, check.spec))
 
+    def start_nodes(self, node_ids: list[int], timeout: float = 600) -> None:
+        """Restart killed nodes together (a host's, say): management nodes first, then the
+        data nodes at once, then SQL nodes; wait until each is back."""
+        deadline = time.monotonic() + timeout
+        by_kind: dict[NodeKind, list[NodeSpec]] = {}
+        for node_id in node_ids:
+            kind, _ = key = self._key(node_id)
+            by_kind.setdefault(kind, []).append(self._nodes[key])
+        for node in by_kind.get("mgm", []):
+            self._start_mgmd(node)
+            self._wait(deadline, "management node answers", self._mgm_answers)
+        data = by_kind.get("data", [])
+        for node in data:
+            self._start_ndbmtd(node, initial=False)
+        if data:
+            self._wait_data_started(deadline, [n.node_id for n in data])
+        for node in by_kind.get("sql", []):
+            self._start_mysqld(node)
+            self._wait_mysqld(node, deadline)
+            if ("check", node.node_id) not in self._procs:
+                self._start_check(node, deadline)
+
+    def kill_address(self, address: str) -> list[int]:
+        """kill -9 every process at a rendered `address` (a host's, with host networking):
+        its nodes and SQL nodes' check agents. Returns the node ids of the nodes killed
+        (for start_nodes)."""
+        killed = []
+        for key, proc in list(self._procs.items()):
+            if proc.spec.address == address:
+                del self._procs[key]
+                self._kill(proc)
+                if proc.spec.kind != "check" and proc.spec.node_id is not None:
+                    killed.append(proc.spec.node_id)
+        return killed
+
     def process_groups(self) -> dict[str, int]:
         """Each running node's process group id (its wrapper's pid) by `<kind>-<node id>`,
         e.g. data-1, sql-147, haproxy-None: for reading CPU time from /proc."""
@@ -562,7 +605,7 @@ class TestCluster:
             out.write(f"$ {shlex.join(argv)}\n".encode())
             out.flush()
             popen = subprocess.Popen(
-                [*_PDEATHSIG, *argv],
+                [*_PDEATHSIG, *self.launcher(node), *argv],
                 cwd=self._dir(node),
                 stdin=subprocess.DEVNULL,
                 stdout=out,
@@ -634,7 +677,7 @@ class TestCluster:
             # lets TCP clients in from any loopback address - the test process (127.0.0.1)
             # and haproxy, which connects from its own mapped address - also when the
             # rendered file sets skip-name-resolve.
-            (folder / "init.sql").write_text(_INIT_SQL)
+            (folder / "init.sql").write_text(_INIT_SQL.format(clients=self.client_hosts))
             init = self._chrooted(
                 [
                     self.testbed.mysqld,

@@ -133,12 +133,19 @@ class NamespaceHosts:
     def live(self) -> dict[str, NamespaceHost]:
         return {name: host for name, host in self.hosts.items() if name not in self.lost}
 
-    def lose(self, name: str) -> float:
-        """A whole host lost: its link cut, then every process in it killed. Returns the
-        monotonic time of the cut."""
+    def lose(self, name: str, *, power_loss: bool = True) -> float:
+        """A whole host lost. `power_loss`: its link cut first, then its processes killed, so
+        the others hear nothing (no FIN, no RST) and detect the loss by their own timeouts.
+        Otherwise (a host going down with its processes): every process killed first, so
+        their peers see their connections closed, then the link cut. Returns the monotonic
+        time the loss began."""
         at = time.monotonic()
-        self.cut(name)
-        self.hosts[name].kill_all()
+        if power_loss:
+            self.cut(name)
+            self.hosts[name].kill_all()
+        else:
+            self.hosts[name].kill_all()
+            self.cut(name)
         self.lost.add(name)
         return at
 

@@ -6,7 +6,7 @@ docs/high-availability.md): every member starts as BACKUP with `nopreempt`, adve
 second (VRRP version 2, `advert_int 1`) to the other members by unicast, authenticates with a
 generated password, and tracks its HAProxy with a script (interval 2 s, fall 2, rise 10).
 The backups take the address over when the holder's advertisements stop: after three missed
-advertisements plus a skew of (256 - priority) / 256 s, about 3.6 s. The address is added to
+advertisements plus a skew of (256 - priority) / 256 s, about 3 s. The address is added to
 the member's `interface` as a /32: only the holder answers ARP for it, and it sends
 gratuitous ARPs when it takes it.
 """

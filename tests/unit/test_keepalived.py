@@ -25,8 +25,8 @@ def test_prod_sql_virtual_address_has_a_member_per_endpoint_host() -> None:
     assert vip is not None
     assert (vip.address, vip.router_id, vip.monitor_port) == ("10.20.0.20", 51, 61313)
     assert [(m.host, m.address, m.interface, m.priority) for m in vip.members] == [
-        ("db-a", "10.20.0.11", "eth0", 100), ("db-b", "10.20.0.12", "eth0", 99),
-        ("db-c", "10.20.0.13", "eth0", 98)]
+        ("db-a", "10.20.0.11", "eth0", 254), ("db-b", "10.20.0.12", "eth0", 253),
+        ("db-c", "10.20.0.13", "eth0", 252)]
     assert build_layout(settings_for("prod")).api_vip.router_id == 52  # type: ignore[union-attr]
 
 
@@ -35,7 +35,7 @@ def test_conf_follows_kolla_ansible() -> None:
     assert vip is not None
     conf = render_keepalived_conf(vip, "db-b")
     for line in ("state BACKUP", "nopreempt", "interface eth0", "virtual_router_id 51",
-                 "priority 99", "advert_int 1", "unicast_src_ip 10.20.0.12",
+                 "priority 253", "advert_int 1", "unicast_src_ip 10.20.0.12",
                  "10.20.0.20/32 dev eth0", "auth_type PASS", f"include {VRRP_PASSWORD_PATH}",
                  f'script "{CHECK_SCRIPT_PATH} 127.0.0.1 61313"', "fall 2", "rise 10"):
         assert line in conf, line
