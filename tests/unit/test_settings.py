@@ -226,8 +226,47 @@ def test_too_many_sql_nodes_on_one_host() -> None:
 
 
 def test_unknown_infrastructure_host() -> None:
-    found = problems(modified("dev", "openstack.infrastructureHost", "elsewhere"))
-    assert "unknown host 'elsewhere'" in found["openstack.infrastructureHost"]
+    found = problems(modified("dev", "openstack.infrastructureHosts", ["elsewhere"]))
+    assert "unknown host 'elsewhere'" in found["openstack.infrastructureHosts[0]"]
+
+
+@pytest.mark.parametrize(("stack", "hosts", "key", "reason"), [
+    ("prod", ["db-a", "db-b"], "openstack.infrastructureHosts",
+     "2 RabbitMQ members: use an odd count"),
+    ("prod", ["db-a", "db-b", "db-c", "db-a"], "openstack.infrastructureHosts[3]",
+     "listed twice"),
+    ("prod", [], "openstack.infrastructureHosts", "must name at least one host"),
+    ("dev", ["local", "local"], "openstack.infrastructureHosts[1]", "listed twice"),
+])
+def test_infrastructure_hosts_rejected(stack: str, hosts: list[str], key: str,
+                                       reason: str) -> None:
+    """Members on distinct known hosts, an odd count: two survive no loss of either
+    (a quorum queue needs a majority) and would pause both on a partition."""
+    assert reason in problems(modified(stack, "openstack.infrastructureHosts", hosts))[key]
+
+
+def test_even_member_counts_name_what_they_cost() -> None:
+    hosts = [{"name": f"h{i}", "endpoint": f"ssh://deploy@h{i}", "address": f"10.0.0.{i}"}
+             for i in range(1, 5)]
+    raw = modified("prod", "hosts", hosts)
+    raw = {**raw, "management": {**raw["management"], "hosts": ["h1", "h2"]},
+           "dataNodes": {**raw["dataNodes"], "hosts": ["h1", "h2", "h3"]},
+           "sqlNodes": {**raw["sqlNodes"], "hosts": ["h1", "h2", "h3"]},
+           "endpoint": {**raw["endpoint"], "host": "h3"},
+           "openstack": {**raw["openstack"], "placement": {}, "api": {"host": "h1"},
+                         "infrastructureHosts": ["h1", "h2", "h3", "h4"]}}
+    found = problems(raw)
+    assert found == {"openstack.infrastructureHosts": found["openstack.infrastructureHosts"]}
+    assert "so 4 members survive no more losses than 3" in \
+        found["openstack.infrastructureHosts"]
+    raw["openstack"]["infrastructureHosts"] = ["h1", "h2", "h3"]
+    assert load_settings(raw).openstack.infrastructure_hosts == ("h1", "h2", "h3")
+
+
+def test_one_member_on_several_hosts_is_allowed() -> None:
+    """No cluster, no tolerance, but a choice a small stack may make (today's prod was)."""
+    settings = load_settings(modified("prod", "openstack.infrastructureHosts", ["db-c"]))
+    assert settings.openstack.infrastructure_hosts == ("db-c",)
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
@@ -285,7 +324,7 @@ DEFAULTS = {
     "openstack.services": ("keystone", "glance", "placement", "nova", "neutron", "heat", "cinder",
                            "horizon"),
     "openstack.placement": {},
-    "openstack.infrastructureHost": None,
+    "openstack.infrastructureHosts": None,
     "openstack.images.registry": "quay.io/openstack.kolla",
     "openstack.images.tag": "2026.2-ubuntu-noble",
     "openstack.images.rabbitmq": "rabbitmq:4.1.4",
