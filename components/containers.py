@@ -52,6 +52,7 @@ class ContainerSpec:
     memory_limit: int  # bytes
     command: Sequence[str] | None = None  # None: the image's own
     envs: Sequence[str] = ()  # never a secret: secrets are uploaded files
+    extra_hosts: Mapping[str, str] = field(default_factory=dict)  # /etc/hosts: name -> address
     uploads: Sequence[Upload] = ()
     published: Mapping[int, int] = field(default_factory=dict)  # container port -> host port
     volume: docker.Volume | None = None
@@ -85,6 +86,8 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
         image=spec.image.image_id,
         command=list(spec.command) if spec.command is not None else None,
         envs=list(spec.envs) or None,
+        hosts=[docker.ContainerHostArgs(host=name, ip=address)
+               for name, address in spec.extra_hosts.items()] or None,
         uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content,
                                             permissions=u.mode) for u in spec.uploads] or None,
         volumes=[docker.ContainerVolumeArgs(volume_name=spec.volume.name,

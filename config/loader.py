@@ -56,6 +56,18 @@ def raw_config_from_pulumi() -> dict[str, Any]:
     return {k[len(prefix):]: _decode(v) for k, v in merged.items() if k.startswith(prefix)}
 
 
+# Keys an earlier version of the program read, and what replaced them.
+RENAMED_KEYS = {
+    "endpoint.host": "replaced by endpoint.hosts, a list (one HAProxy per host; several need "
+                     "endpoint.virtualAddress): write `hosts: [<host>]`",
+    "openstack.api.host": "replaced by openstack.api.hosts, a list (one API HAProxy per host; "
+                          "several need openstack.api.virtualAddress): write `hosts: [<host>]`",
+    "openstack.infrastructureHost": "replaced by openstack.infrastructureHosts, a list (a "
+                                    "RabbitMQ member and a memcached per host): write "
+                                    "`infrastructureHosts: [<host>]`",
+}
+
+
 def _decode(value: Any) -> Any:
     if not isinstance(value, str):
         return value
@@ -69,6 +81,8 @@ def _problem(error: Any) -> Problem:
     loc = tuple(error["loc"])
     path = format_path(loc)
     if error["type"] == "extra_forbidden":
+        if path in RENAMED_KEYS:
+            return Problem(path, RENAMED_KEYS[path])
         allowed = _allowed_keys(loc[:-1])
         return Problem(path, f"unknown key; allowed keys here: {', '.join(allowed)}")
     message = error["msg"]

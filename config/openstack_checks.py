@@ -5,7 +5,9 @@ from __future__ import annotations
 from config.addressing import API_ENDPOINT_MONITOR_PORT, PortClaim, usable_offsets
 from config.catalog import load_catalog
 from config.openstack_layout import (
+    EPMD_PORT,
     MEMCACHED_PORT,
+    RABBITMQ_DIST_PORT,
     RABBITMQ_PORT,
     ControlPlaneLayout,
     offsets_needed,
@@ -17,10 +19,8 @@ from config.virtual_address_checks import check_frontend_hosts
 
 def check_openstack(settings: Settings) -> list[Problem]:
     known_hosts = {h.name for h in settings.hosts}
-    problems = _check_services(settings) + _check_placement(settings, known_hosts)
-    for key, named in (("openstack.infrastructureHost", settings.openstack.infrastructure_host),):
-        if named is not None and named not in known_hosts:
-            problems.append(Problem(key, unknown_host(named, known_hosts)))
+    problems = (_check_services(settings) + _check_placement(settings, known_hosts)
+                + _check_controllers(settings, known_hosts))
     problems += check_frontend_hosts(settings, "openstack.api", settings.openstack.api.hosts)
     if not settings.multi_host and settings.openstack.services and not problems:
         subnet, needed = settings.network.subnet, offsets_needed(settings)
@@ -69,6 +69,40 @@ def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]
     return problems
 
 
+def _check_controllers(settings: Settings, known_hosts: set[str]) -> list[Problem]:
+    """`openstack.infrastructureHosts`: known, distinct hosts, one on a bridge network, and
+    an odd count. A quorum queue (every service's, components/render/openstack.py) needs a
+    majority of its members to accept a message, and `pause_minority` pauses the members of
+    a partition that holds half or fewer: two members survive no loss (losing either stops
+    every queue, and a partition pauses both), so they are worse than one; an even count
+    above that tolerates no more losses than the odd count below it (4 as 3) and can split
+    into halves that both pause. One member is allowed (no cluster); 3 survive one loss."""
+    key = "openstack.infrastructureHosts"
+    hosts = settings.openstack.infrastructure_hosts
+    if hosts is None:
+        return []
+    if not hosts:
+        return [Problem(key, "must name at least one host (or be left out: the first host)")]
+    problems = []
+    for i, host in enumerate(hosts):
+        if host not in known_hosts:
+            problems.append(Problem(f"{key}[{i}]", unknown_host(host, known_hosts)))
+        elif host in hosts[:i]:
+            problems.append(Problem(f"{key}[{i}]", f"host {host!r} is listed twice: one "
+                                    "RabbitMQ member and one memcached per host"))
+    if not settings.multi_host and len(hosts) > 1:
+        problems.append(Problem(key, "one host runs one RabbitMQ member and one memcached: "
+                                "list it once"))
+    elif len(hosts) % 2 == 0:
+        problems.append(Problem(key, f"{len(hosts)} RabbitMQ members: use an odd count "
+                                "(1, or 3 to survive the loss of one); quorum queues need a "
+                                f"majority, so {len(hosts)} members survive no more losses "
+                                f"than {len(hosts) - 1}" + (" (none)" if len(hosts) == 2 else "")
+                                + ", and a partition into halves pauses both "
+                                "(pause_minority)"))
+    return problems
+
+
 def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[PortClaim]:
     """Every port the control plane takes on a Docker host, with the key that placed it."""
     # The port itself is the catalog's (config/catalog.yaml), named in the owner.
@@ -82,13 +116,13 @@ def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[Port
                       for m in layout.api_vip.members]
     if not settings.multi_host:
         return frontends if settings.openstack.api.publish else []
-    out = [
-        *frontends,
-        PortClaim(layout.rabbitmq.host, RABBITMQ_PORT, "openstack.infrastructureHost",
-                  "RabbitMQ"),
-        PortClaim(layout.memcached.host, MEMCACHED_PORT, "openstack.infrastructureHost",
-                  "memcached"),
-    ]
+    key = "openstack.infrastructureHosts"
+    out = [*frontends]
+    for member in layout.rabbitmq:
+        out += [PortClaim(member.host, port, key, f"{member.name} {what}") for port, what in (
+            (RABBITMQ_PORT, "AMQP"), (RABBITMQ_DIST_PORT, "Erlang distribution"),
+            (EPMD_PORT, "epmd"))]
+    out += [PortClaim(m.host, MEMCACHED_PORT, key, m.name) for m in layout.memcached]
     for s in layout.services:
         out += [PortClaim(c.host, c.backend_port, f"openstack.placement.{s.name}", c.name)
                 for c in s.containers if c.backend_port is not None]

@@ -30,6 +30,9 @@ from config.topology import build_topology
 from config.virtual_addresses import VirtualAddress, build_virtual_address, frontend_hosts
 
 RABBITMQ_PORT, MEMCACHED_PORT = 5672, 11211
+# Erlang distribution between RabbitMQ members: epmd's port, and the inter-node port RabbitMQ
+# takes by default (its AMQP port + 20000), both taken on every member's host.
+EPMD_PORT, RABBITMQ_DIST_PORT = 4369, RABBITMQ_PORT + 20000
 RABBITMQ_USER, RABBITMQ_VHOST = "openstack", "openstack"
 Interface = Literal["public", "internal"]
 
@@ -73,8 +76,8 @@ class ControlPlaneLayout:
     network_mode: NetworkMode
     services: tuple[ServiceLayout, ...]  # in deployment order (dependencies first)
     identity: str | None  # the enabled identity service's name (keystone), if any
-    rabbitmq: Placed
-    memcached: Placed
+    rabbitmq: tuple[Placed, ...]  # the members of one RabbitMQ cluster, one per controller
+    memcached: tuple[Placed, ...]  # one memcached per controller
     api_endpoints: tuple[Placed, ...]  # the API HAProxy instances, one per listed host
     api_address: str  # where the services reach the APIs: the virtual address, or the one
     #                   HAProxy's own address (its bridge address on one host)
@@ -113,12 +116,32 @@ class ControlPlaneLayout:
         return "" if self.identity is None else self.registered_url(self.identity, interface)
 
     @property
-    def rabbitmq_endpoint(self) -> Endpoint:
-        return Endpoint(self.rabbitmq.address, RABBITMQ_PORT)
+    def rabbitmq_endpoints(self) -> tuple[Endpoint, ...]:
+        """Every RabbitMQ member's AMQP address, in member order."""
+        return tuple(Endpoint(m.address, RABBITMQ_PORT) for m in self.rabbitmq)
+
+    @property
+    def rabbitmq_clustered(self) -> bool:
+        """Several members: they form one cluster (peer discovery, partition handling)."""
+        return len(self.rabbitmq) > 1
+
+    def rabbitmq_node(self, member: Placed) -> str:
+        """A member's Erlang node name, rabbit@<its container name> (a short name: the
+        members reach each other by the /etc/hosts entries of `rabbitmq_hosts`)."""
+        return f"rabbit@{member.container_name}"
+
+    @property
+    def rabbitmq_hosts(self) -> dict[str, str]:
+        """/etc/hosts entries of every member: container name -> address. With host
+        networking a container's hostname is its host's, so the node names' host parts are
+        made to resolve to the members' addresses here, on every member."""
+        return {m.container_name: m.address for m in self.rabbitmq}
 
     @property
     def memcache_servers(self) -> str:
-        return f"{self.memcached.address}:{MEMCACHED_PORT}"
+        """host:port of every memcached, comma separated (oslo.cache's memcache_servers and
+        keystonemiddleware's memcached_servers, as Kolla-Ansible lists them)."""
+        return ",".join(f"{m.address}:{MEMCACHED_PORT}" for m in self.memcached)
 
 
 def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlPlaneLayout:
@@ -130,7 +153,7 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
         return Placed(name, f"{settings.name_prefix}-{name}", host,
                       container_address(settings, host, offset))
 
-    infra_host = os_s.infrastructure_host or first
+    controllers = os_s.infrastructure_hosts or (first,)
     api_hosts = frontend_hosts(settings, os_s.api.hosts)
     services = []
     for service in catalog.ordered(tuple(os_s.services)):
@@ -160,8 +183,10 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
         network_mode=settings.network_mode,
         services=tuple(services),
         identity=identity if identity in os_s.services else None,
-        rabbitmq=placed("rabbitmq", infra_host, RABBITMQ.first),
-        memcached=placed("memcached", infra_host, MEMCACHED.first),
+        rabbitmq=tuple(placed(f"rabbitmq-{i}", host, RABBITMQ.first)
+                       for i, host in enumerate(controllers, start=1)),
+        memcached=tuple(placed(f"memcached-{i}", host, MEMCACHED.first)
+                        for i, host in enumerate(controllers, start=1)),
         api_endpoints=api_endpoints,
         api_address=vip.address if vip else api_endpoints[0].address,
         public_host=public,

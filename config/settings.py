@@ -218,7 +218,11 @@ class OpenStackSettings(Model):
     )
     # service -> the hosts that run its containers (one of each per host); default: first host
     placement: dict[str, tuple[str, ...]] = Field(default_factory=dict)
-    infrastructure_host: str | None = None  # RabbitMQ and memcached; default: the first host
+    # The controllers: one RabbitMQ member and one memcached per host, as Kolla-Ansible puts
+    # both on its control hosts; default: the first host. Several hosts form one RabbitMQ
+    # cluster (quorum queues on every member) and every service lists every memcached. An
+    # odd count: config/openstack_checks.py says why an even one is refused.
+    infrastructure_hosts: tuple[str, ...] | None = None
     images: OpenStackImageSettings = OpenStackImageSettings()
     api: ApiEndpointSettings = ApiEndpointSettings()
     region: str = Field(default="RegionOne", pattern=r"^[A-Za-z0-9_-]{1,64}$")

@@ -61,9 +61,20 @@ def check_virtual_addresses(settings: Settings) -> list[Problem]:
                                          "remove it"))
             continue
         if vip in addresses:
-            problems.append(Problem(key, f"{vip} is host {addresses[vip]!r}'s own address; a "
-                                         "virtual address must be a free address of the "
-                                         "hosts' network"))
+            problems.append(Problem(key, f"{vip} is the own address of host "
+                                         f"{addresses[vip]!r}; a virtual address must be a "
+                                         "free address of the hosts' network"))
+        if (vip.is_multicast or vip.is_loopback or vip.is_unspecified or vip.is_link_local
+                or vip.is_reserved):
+            problems.append(Problem(key, f"{vip} cannot be a virtual address: it is a "
+                                         "loopback, multicast, link-local, reserved or "
+                                         "unspecified address; use a free unicast address of "
+                                         "the hosts' network"))
+        members = hosts or (settings.hosts[0].name,)
+        if len(members) < 2:
+            problems.append(Problem(key, f"{prefix}.hosts lists {len(members)} host: a virtual "
+                                         "address moves between at least two; list two or "
+                                         "more hosts, or remove virtualAddress"))
         if vip in seen_vips:
             problems.append(Problem(key, f"{vip} is also {seen_vips[vip]}: each frontend "
                                          "needs its own virtual address"))

@@ -8,16 +8,21 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-from components.containers import ContainerSpec, HostResources, Upload, container
+from components.containers import ContainerSpec, HostResources, Upload, container, volume
 from components.keepalived import keepalived_containers
 from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH, render_api_haproxy_cfg
 from components.render.infra import (
+    ERLANG_COOKIE_MODE,
+    ERLANG_COOKIE_PATH,
     MEMCACHED_HEALTHCHECK,
     RABBITMQ_CONF_PATH,
+    RABBITMQ_DATA_DIR,
     RABBITMQ_HEALTHCHECK,
     RABBITMQ_PASSWORD_PATH,
     memcached_command,
+    rabbitmq_environment,
+    render_erlang_cookie,
     render_rabbitmq_conf,
     render_rabbitmq_password,
 )
@@ -45,18 +50,38 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self))
         password = self.rabbitmq_password.result.apply(pulumi.Output.secret)
         self.password: pulumi.Output[str] = password
-        self.rabbitmq = self._container(
-            f"{name}-rabbitmq", layout.rabbitmq, "rabbitmq", settings.openstack.images.rabbitmq,
-            command_=None,
-            # 0644: uploads are owned by root and RabbitMQ reads its config as the rabbitmq
-            # user (the image drops to it); nothing else runs in this container.
-            uploads=[Upload(RABBITMQ_CONF_PATH, render_rabbitmq_conf(layout)),
-                     Upload(RABBITMQ_PASSWORD_PATH, password.apply(render_rabbitmq_password))],
-            health=list(RABBITMQ_HEALTHCHECK))
-        self.memcached = self._container(
-            f"{name}-memcached", layout.memcached, "memcached",
-            settings.openstack.images.memcached, command_=memcached_command(layout), uploads=[],
-            health=list(MEMCACHED_HEALTHCHECK))
+        # The members' shared Erlang cookie: generated once and kept in state, a secret file.
+        self.erlang_cookie = random.RandomPassword(
+            f"{name}-erlang-cookie", length=32, special=False,
+            opts=pulumi.ResourceOptions(parent=self))
+        cookie = self.erlang_cookie.result.apply(pulumi.Output.secret)
+        # One member at a time: each waits until the one before is healthy, so an update
+        # that replaces every member (a new image, a changed member list) keeps the others
+        # serving while one restarts from its volume.
+        self.rabbitmq: list[docker.Container] = []
+        for member in layout.rabbitmq:
+            data = volume(settings, f"{name}-{member.name}-volume",
+                          volume_name=f"{member.container_name}-data", role="rabbitmq",
+                          hosts=args.hosts[member.host], parent=self)
+            self.rabbitmq.append(self._container(
+                f"{name}-{member.name}", member, "rabbitmq", settings.openstack.images.rabbitmq,
+                command_=None,
+                # 0644: uploads are owned by root and RabbitMQ reads its config as the
+                # rabbitmq user (the image drops to it); nothing else runs in this container.
+                # The cookie is 0400: the image's entrypoint hands it to the rabbitmq user
+                # (it chowns what under its data directory is not the user's).
+                uploads=[Upload(RABBITMQ_CONF_PATH, render_rabbitmq_conf(layout, member)),
+                         Upload(RABBITMQ_PASSWORD_PATH,
+                                password.apply(render_rabbitmq_password)),
+                         Upload(ERLANG_COOKIE_PATH, cookie.apply(render_erlang_cookie),
+                                mode=ERLANG_COOKIE_MODE)],
+                envs=[f"{k}={v}" for k, v in rabbitmq_environment(layout, member).items()],
+                extra_hosts=layout.rabbitmq_hosts, data=(data, RABBITMQ_DATA_DIR),
+                health=list(RABBITMQ_HEALTHCHECK), after=self.rabbitmq[-1:]))
+        self.memcached = [self._container(
+            f"{name}-{server.name}", server, "memcached", settings.openstack.images.memcached,
+            command_=memcached_command(layout, server), uploads=[],
+            health=list(MEMCACHED_HEALTHCHECK)) for server in layout.memcached]
         publish = settings.openstack.api.publish and not settings.multi_host
         api_cfg = render_api_haproxy_cfg(layout)
         self.api_endpoints = [
@@ -73,17 +98,23 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
             f"{name}-api-endpoint", settings, layout.api_vip,
             hosts=args.hosts, images=args.images,
             parent=self, depends_on=self.api_endpoints)
-        self.register_outputs({"rabbitmq": self.rabbitmq.name, "memcached": self.memcached.name,
+        self.register_outputs({"rabbitmq": [c.name for c in self.rabbitmq],
+                               "memcached": [c.name for c in self.memcached],
                                "apiEndpoints": [c.name for c in self.api_endpoints]})
 
     def _container(self, name: str, placed: Placed, short: str, image: str, *,
                    command_: list[str] | None, uploads: list[Upload],
                    health: list[str] | None, memory: int | None = None,
-                   published: dict[int, int] | None = None) -> docker.Container:
+                   published: dict[int, int] | None = None, envs: list[str] | None = None,
+                   extra_hosts: dict[str, str] | None = None,
+                   data: tuple[docker.Volume, str] | None = None,
+                   after: list[docker.Container] | None = None) -> docker.Container:
         a = self._args
         return container(a.settings, ContainerSpec(
             name=name, container_name=placed.container_name, hosts=a.hosts[placed.host],
             address=placed.address, role=short, image=a.images.get(placed.host, short, image),
             memory_limit=memory or a.settings.openstack.memory_limit, command=command_,
-            uploads=uploads, published=published or {}, health=health,
-        ), parent=self, depends_on=a.after)
+            envs=envs or (), extra_hosts=extra_hosts or {}, uploads=uploads,
+            published=published or {}, health=health,
+            volume=data[0] if data else None, volume_path=data[1] if data else None,
+        ), parent=self, depends_on=[*a.after, *(after or [])])

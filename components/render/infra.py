@@ -10,10 +10,12 @@ from components.render.openstack import DOMAIN
 from config.addressing import bind_address
 from config.openstack_layout import (
     MEMCACHED_PORT,
+    RABBITMQ_DIST_PORT,
     RABBITMQ_PORT,
     RABBITMQ_USER,
     RABBITMQ_VHOST,
     ControlPlaneLayout,
+    Placed,
 )
 from config.settings import Settings
 
@@ -23,6 +25,15 @@ from config.settings import Settings
 RABBITMQ_CONF_DIR = "/etc/rabbitmq/conf.d"
 RABBITMQ_CONF_PATH = f"{RABBITMQ_CONF_DIR}/80-openstack-ndb.conf"
 RABBITMQ_PASSWORD_PATH = f"{RABBITMQ_CONF_DIR}/90-openstack-ndb-password.conf"
+# The Erlang cookie every member of a cluster shares (and the CLI tools use to reach their
+# node): the rabbitmq user's home in the image (HOME=/var/lib/rabbitmq; /root/.erlang.cookie
+# links to it for `docker exec` as root). Erlang refuses a cookie file others may read.
+RABBITMQ_DATA_DIR = "/var/lib/rabbitmq"  # a named volume per member: restarts keep the node
+ERLANG_COOKIE_PATH = f"{RABBITMQ_DATA_DIR}/.erlang.cookie"
+ERLANG_COOKIE_MODE = "0400"
+# As Kolla-Ansible's rabbitmq role (rabbitmq_cluster_partition_handling): on a partition the
+# members on the minority side pause, so no two halves accept messages on their own.
+RABBITMQ_PARTITION_HANDLING = "pause_minority"
 MEMCACHED_MEMORY_MB = 256
 # The infrastructure containers' Docker health checks (test form). memcached's asks on the
 # container's own loopback: it binds every address of its network namespace.
@@ -34,9 +45,15 @@ _URL_UNRESERVED = re.compile(r"[A-Za-z0-9._~-]+")  # RFC 3986: never percent-enc
 DENIED_DEPRECATED_FEATURE = "transient_nonexcl_queues"
 
 
-def render_rabbitmq_conf(layout: ControlPlaneLayout) -> str:
-    """The OpenStack user and vhost, created by RabbitMQ on its first boot (default_user);
-    the password is in the file of `render_rabbitmq_password`.
+def render_rabbitmq_conf(layout: ControlPlaneLayout, member: Placed) -> str:
+    """One member's settings: its listener, the OpenStack user and vhost, created by
+    RabbitMQ on its first boot (default_user); the password is in the file of
+    `render_rabbitmq_password`.
+
+    Several members (`layout.rabbitmq_clustered`) also get what Kolla-Ansible's
+    rabbitmq.conf.j2 writes for a cluster: `cluster_partition_handling = pause_minority` and
+    classic_config peer discovery listing every member's node name (`rabbitmq_node`), the
+    same list, in the same order, on every member. One member gets neither.
 
     Transient non-exclusive queues are denied: RabbitMQ 4.1 (the image) deprecates them and
     still permits them, 4.3 refuses them by default (release notes, "Deprecated Features are
@@ -44,7 +61,13 @@ def render_rabbitmq_conf(layout: ControlPlaneLayout) -> str:
     options of components/render/openstack.py (quorum and stream queues); denying them here
     makes a service configured otherwise fail now, not at the next RabbitMQ upgrade. The key
     exists since RabbitMQ 3.13."""
-    bind = bind_address(layout.network_mode, layout.rabbitmq.address)
+    bind = bind_address(layout.network_mode, member.address)
+    cluster = ""
+    if layout.rabbitmq_clustered:
+        nodes = "".join(f"cluster_formation.classic_config.nodes.{i} = {layout.rabbitmq_node(m)}\n"
+                        for i, m in enumerate(layout.rabbitmq, start=1))
+        cluster = (f"cluster_partition_handling = {RABBITMQ_PARTITION_HANDLING}\n"
+                   "cluster_formation.peer_discovery_backend = classic_config\n" + nodes)
     return f"""{HEADER}listeners.tcp.default = {bind}:{RABBITMQ_PORT}
 default_vhost = {RABBITMQ_VHOST}
 default_user = {RABBITMQ_USER}
@@ -55,7 +78,33 @@ default_user_tags.administrator = true
 loopback_users = none
 log.console = true
 deprecated_features.permit.{DENIED_DEPRECATED_FEATURE} = false
-"""
+{cluster}"""
+
+
+def rabbitmq_environment(layout: ControlPlaneLayout, member: Placed) -> dict[str, str]:
+    """The member container's environment (never a secret): its node name, which the
+    server and the CLI tools of the health check both read; with host networking also epmd
+    on the member's address only, as Kolla-Ansible's rabbitmq-env.conf.j2 binds it
+    (ERL_EPMD_ADDRESS; epmd adds the loopback itself), and the distribution port pinned to
+    RabbitMQ's default, which config/openstack_checks.py claims beside epmd's. The cookie
+    is a file (`render_erlang_cookie`), not RABBITMQ_ERLANG_COOKIE, which RabbitMQ
+    deprecates."""
+    env = {"RABBITMQ_NODENAME": layout.rabbitmq_node(member)}
+    if layout.network_mode == "host":
+        env["ERL_EPMD_ADDRESS"] = member.address
+        env["RABBITMQ_DIST_PORT"] = str(RABBITMQ_DIST_PORT)
+    return env
+
+
+def render_erlang_cookie(cookie: str) -> str:
+    """The secret Erlang cookie file's content: the cookie alone, no newline (as RabbitMQ
+    writes one it generates). Raises ValueError unless it is 20-255 characters, letters,
+    digits and -._~ only (the program generates 32 letters and digits): Erlang takes the
+    file's first line as the cookie, and nothing here needs quoting anywhere."""
+    if not (20 <= len(cookie) <= 255 and _URL_UNRESERVED.fullmatch(cookie)):
+        raise ValueError("openstack-ndb: the Erlang cookie (openstack-infra-erlang-cookie) "
+                         "must be 20-255 letters, digits and -._~")
+    return cookie
 
 
 def render_rabbitmq_password(password: str) -> str:
@@ -72,8 +121,9 @@ def render_rabbitmq_password(password: str) -> str:
     return f"default_pass = {password}\n"
 
 
-def memcached_command(layout: ControlPlaneLayout) -> list[str]:
-    bind = bind_address(layout.network_mode, layout.memcached.address)
+def memcached_command(layout: ControlPlaneLayout, server: Placed) -> list[str]:
+    """One memcached's command line: MEMCACHED_MEMORY_MB MiB, TCP only, on its address."""
+    bind = bind_address(layout.network_mode, server.address)
     return ["memcached", "-m", str(MEMCACHED_MEMORY_MB), "-p", str(MEMCACHED_PORT),
             "-l", bind, "-U", "0"]
 

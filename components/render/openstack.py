@@ -94,8 +94,12 @@ def database_url(topology: Topology, service: Service, ref: DatabaseRef, passwor
 
 
 def transport_url(layout: ControlPlaneLayout, password: str) -> str:
-    return (f"rabbit://{RABBITMQ_USER}:{quote(password, safe='')}@{layout.rabbitmq_endpoint}/"
-            f"{RABBITMQ_VHOST}")
+    """oslo.messaging's URL listing every RabbitMQ member, as Kolla-Ansible renders
+    rpc_transport_url: rabbit://user:pass@h1:5672,user:pass@h2:5672/vhost. The driver
+    connects to one and moves to the next when it is lost."""
+    login = f"{RABBITMQ_USER}:{quote(password, safe='')}"
+    hosts = ",".join(f"{login}@{endpoint}" for endpoint in layout.rabbitmq_endpoints)
+    return f"rabbit://{hosts}/{RABBITMQ_VHOST}"
 
 
 def placeholders(settings: Settings, layout: ControlPlaneLayout, service: Service,

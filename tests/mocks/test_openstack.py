@@ -103,8 +103,8 @@ def test_services_wait_for_their_dependencies_and_the_cluster(stack: str) -> Non
         assert r.depends_transitively(nova_db, r.by_name(f"openstack-{dependency}"))
     assert not r.depends_transitively(r.by_name("openstack-glance-database"),
                                       r.by_name("openstack-nova-api-1"))
-    assert r.depends_transitively(r.by_name("openstack-keystone-bootstrap"),
-                                  r.by_name("openstack-infra-rabbitmq"))
+    for member in [x for x in r.of_type(CONTAINER) if "-infra-rabbitmq-" in x.name]:
+        assert r.depends_transitively(r.by_name("openstack-keystone-bootstrap"), member)
 
 
 def test_registration_uses_the_keystone_admin_provider_and_the_layout_urls() -> None:
@@ -295,3 +295,41 @@ def test_service_databases_take_the_charset_setting(charset: str | None, collati
     for database in databases:
         assert (database.inputs["charset"], database.inputs["collation"]) == (
             charset or "utf8mb3", collation), database.name
+
+
+@pytest.mark.parametrize(("stack", "members"), [("dev", 1), ("prod", 3)])
+def test_rabbitmq_members_share_a_secret_cookie_file_and_come_up_one_at_a_time(
+    stack: str, members: int
+) -> None:
+    r = run(stack)
+    layout = build_layout(settings_for(stack))
+    rabbits = [r.by_name(f"openstack-infra-rabbitmq-{i}") for i in range(1, members + 1)]
+    assert not [x for x in r.of_type(CONTAINER)
+                if "-infra-rabbitmq-" in x.name and x not in rabbits]
+    memcached = [x for x in r.of_type(CONTAINER) if "-infra-memcached-" in x.name]
+    assert sorted(x.name for x in memcached) == [f"openstack-infra-memcached-{i}"
+                                                 for i in range(1, members + 1)]
+    cookie = "mock-password-openstack-infra-erlang-cookie"
+    assert r.by_name("openstack-infra-erlang-cookie").inputs["special"] is False
+    for i, (member, placed) in enumerate(zip(rabbits, layout.rabbitmq, strict=True)):
+        files = {u["file"]: u for u in uploads(member)}
+        upload = files["/var/lib/rabbitmq/.erlang.cookie"]
+        assert unwrap(upload["content"]) == cookie and upload["permissions"] == "0400"
+        raw = next(u for u in member.raw_inputs["uploads"]
+                   if u["file"] == "/var/lib/rabbitmq/.erlang.cookie")
+        assert _is_secret(raw["content"])
+        # never in the command, the environment or anything else in plain text
+        assert _plain(member.raw_inputs, cookie) == 0
+        assert not any(cookie in e for e in member.inputs.get("envs") or [])
+        assert "RABBITMQ_ERLANG_COOKIE" not in " ".join(member.inputs.get("envs") or [])
+        assert f"RABBITMQ_NODENAME=rabbit@{placed.container_name}" in member.inputs["envs"]
+        hosts = {(h["host"], h["ip"]) for h in member.inputs["hosts"]}
+        assert hosts == set(layout.rabbitmq_hosts.items())
+        # the node's data on a named volume of its own: a replaced member keeps its identity
+        (mount,) = member.inputs["volumes"]
+        assert mount["containerPath"] == "/var/lib/rabbitmq"
+        assert mount["volumeName"] == f"{placed.container_name}-data"
+        # member i+1 waits for member i (healthy): a rolling replacement keeps the others up
+        if i:
+            assert rabbits[i - 1].urn in member.dependencies
+            assert not r.depends_transitively(rabbits[i - 1], member)

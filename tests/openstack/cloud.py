@@ -95,6 +95,7 @@ from components.render.service import (  # noqa: E402
 from config import Settings, build_topology  # noqa: E402
 from config.openstack_layout import (  # noqa: E402
     MEMCACHED_PORT,
+    RABBITMQ_PORT,
     ControlPlaneLayout,
     Placed,
     build_layout,
@@ -437,8 +438,8 @@ class Cloud:
         """Raise RuntimeError if anything already listens where this cloud's servers will:
         another cloud (`make cloud-down`), or a leftover of a run killed hard, which the
         new cloud's clients would otherwise talk to."""
-        endpoints = [(self.layout.rabbitmq.address, self.layout.rabbitmq_endpoint.port),
-                     (self.layout.memcached.address, MEMCACHED_PORT)]
+        endpoints = [*self.layout.rabbitmq_endpoints,
+                     *((m.address, MEMCACHED_PORT) for m in self.layout.memcached)]
         endpoints += [(c.address, c.backend_port) for s in self.layout.services
                       for c in s.containers if c.backend_port is not None]
         taken = [f"{loopback(a)}:{p}" for a, p in endpoints if port_open(loopback(a), p)]
@@ -569,7 +570,7 @@ class Cloud:
     # --- infrastructure -------------------------------------------------------------------
 
     def _plane_map(self) -> dict[str, str]:
-        placed = [self.layout.rabbitmq, self.layout.memcached, *self.layout.api_endpoints]
+        placed = [*self.layout.rabbitmq, *self.layout.memcached, *self.layout.api_endpoints]
         for service in self.layout.services:
             placed += [*([service.bootstrap] if service.bootstrap else []),
                        *service.containers]
@@ -584,10 +585,10 @@ class Cloud:
         it; the stacks' image is 4.1) from the rendered conf.d: the settings, then the
         password alone. Its data, logs and cookie in a temp dir mounted into the root."""
         root, _ = rabbitmq_root()
-        placed = self.layout.rabbitmq
+        (placed,) = self.layout.rabbitmq  # the dev stack: one member, no cluster
         workdir, env = prepare(root, {
-            Path(RABBITMQ_CONF_PATH).name: self.localise(render_rabbitmq_conf(self.layout),
-                                                         placed),
+            Path(RABBITMQ_CONF_PATH).name: self.localise(
+                render_rabbitmq_conf(self.layout, placed), placed),
             Path(RABBITMQ_PASSWORD_PATH).name: render_rabbitmq_password(
                 secrets_for("rabbitmq").rabbitmq_password),
         }, nodename="osndb-cloud")
@@ -600,11 +601,11 @@ class Cloud:
         form, tool, *args = RABBITMQ_HEALTHCHECK
         container.argv_health = (form, *in_root(root, workdir, f"{RABBITMQ_BIN}/{tool}", *args))
         container.health_env = env
-        self._wait_port(container, loopback(placed.address), self.layout.rabbitmq_endpoint.port)
+        self._wait_port(container, loopback(placed.address), RABBITMQ_PORT)
 
     def _start_memcached(self) -> None:
-        placed = self.layout.memcached
-        argv = [self.localise(a, placed) for a in memcached_command(self.layout)]
+        (placed,) = self.layout.memcached  # the dev stack: one memcached
+        argv = [self.localise(a, placed) for a in memcached_command(self.layout, placed)]
         argv[0] = _tool(argv[0])
         if os.geteuid() == 0:  # memcached refuses root; the image runs it as its own user
             argv += ["-u", "nobody"]

@@ -29,7 +29,10 @@ from tests.ports import free_port, port_open, wait_for_port
 # rabbitmq user (a uid of the root's /etc/passwd, not the host's).
 RABBITMQ_BIN = "/usr/lib/rabbitmq/bin"
 START_TIMEOUT_S = 120
+# A workdir's `hosts` file, if any, is the root's /etc/hosts in that namespace only (as a
+# container's /etc/hosts holds Docker's `hosts` entries).
 _IN_ROOT = ('r=$0; w=$1; shift; mount --bind "$w" "$r$w" && mount -t proc proc "$r/proc"'
+            ' && { [ ! -f "$w/hosts" ] || mount --bind "$w/hosts" "$r/etc/hosts"; }'
             ' && exec chroot "$r" "$@"')
 
 

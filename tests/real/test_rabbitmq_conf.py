@@ -67,7 +67,7 @@ def nova_python() -> Path:
 def rabbitmq() -> Iterator[RabbitMq]:
     """RabbitMQ from the dev stack's rendered conf.d, its listener moved to a free port."""
     layout = build_layout(settings_for("dev"))
-    conf = render_rabbitmq_conf(layout)
+    conf = render_rabbitmq_conf(layout, layout.rabbitmq[0])
     assert PASSWORD not in conf  # the plain file holds no password
     port = free_port()
     local = conf.replace(f"0.0.0.0:{RABBITMQ_PORT}", f"127.0.0.1:{port}")
@@ -81,7 +81,7 @@ def rabbitmq() -> Iterator[RabbitMq]:
 def _url(server: RabbitMq) -> str:
     layout = build_layout(settings_for("dev"))
     url = transport_url(layout, PASSWORD)
-    return url.replace(f"{layout.rabbitmq.address}:{RABBITMQ_PORT}",
+    return url.replace(f"{layout.rabbitmq[0].address}:{RABBITMQ_PORT}",
                        f"{server.host}:{server.port}")
 
 
@@ -125,7 +125,7 @@ def _nova_conductor_files(server: RabbitMq, tmp_path: Path) -> Path:
     nova = layout.service("nova")
     conductor = next(c for c in render_service(settings, topology, layout, nova).containers
                      if c.role == "conductor")
-    rendered = f"{layout.rabbitmq.address}:{RABBITMQ_PORT}"
+    rendered = f"{layout.rabbitmq[0].address}:{RABBITMQ_PORT}"
     local = f"{server.host}:{server.port}"
     home = tmp_path / config_dir(nova.spec).lstrip("/")
     (home / "nova.conf.d").mkdir(parents=True)

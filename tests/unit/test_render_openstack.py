@@ -20,6 +20,8 @@ from components.render.control_plane import (
 )
 from components.render.haproxy import render_api_haproxy_cfg
 from components.render.infra import (
+    rabbitmq_environment,
+    render_erlang_cookie,
     render_openrc,
     render_rabbitmq_conf,
     render_rabbitmq_password,
@@ -427,7 +429,7 @@ def test_prod_containers_bind_their_hosts_addresses() -> None:
 def test_layout_addresses_are_unique_and_fit_the_subnet(stack: str) -> None:
     settings = settings_for(stack)
     layout = build_layout(settings)
-    placed = [layout.rabbitmq, layout.memcached, *layout.api_endpoints]
+    placed = [*layout.rabbitmq, *layout.memcached, *layout.api_endpoints]
     for s in layout.services:
         placed += [*([s.bootstrap] if s.bootstrap else []), *s.containers]
     names = [p.container_name for p in placed]
@@ -571,7 +573,7 @@ def test_openrc_and_rabbitmq_conf() -> None:
     openrc = render_openrc(settings, layout, "it's secret")
     assert "export OS_AUTH_URL=http://127.0.0.1:5000/v3\n" in openrc
     assert "export OS_PASSWORD='it'\"'\"'s secret'\n" in openrc
-    conf = render_rabbitmq_conf(layout)
+    conf = render_rabbitmq_conf(layout, layout.rabbitmq[0])
     assert "default_user = openstack" in conf and "default_pass" not in conf
     assert "deprecated_features.permit.transient_nonexcl_queues = false\n" in conf
     assert render_rabbitmq_password("rb-pw") == "default_pass = rb-pw\n"
@@ -595,3 +597,75 @@ def test_a_broken_catalog_file_names_the_entry_and_key(tmp_path: Path) -> None:
     assert "keystone.containers.api.helthcheck: Extra inputs are not permitted" in \
         raised.value.problems
     assert "keystone.containers.api.healthcheck: Field required" in raised.value.problems
+
+
+def test_dev_renders_one_rabbitmq_member_and_one_memcached_without_clustering() -> None:
+    layout = build_layout(settings_for("dev"))
+    (member,) = layout.rabbitmq
+    assert (member.name, member.address) == ("rabbitmq-1", "172.28.0.194")
+    assert [m.address for m in layout.memcached] == ["172.28.0.195"]
+    conf = render_rabbitmq_conf(layout, member)
+    assert "cluster_formation" not in conf and "cluster_partition_handling" not in conf
+    assert "listeners.tcp.default = 0.0.0.0:5672\n" in conf
+    # the node name's host part is the container's hostname on the bridge; no epmd binding
+    assert rabbitmq_environment(layout, member) == {
+        "RABBITMQ_NODENAME": "rabbit@osndb-dev-rabbitmq-1"}
+    assert layout.rabbitmq_hosts == {"osndb-dev-rabbitmq-1": "172.28.0.194"}
+
+
+def test_prod_renders_a_cluster_of_three_on_the_three_hosts() -> None:
+    layout = build_layout(settings_for("prod"))
+    assert [(m.host, m.address) for m in layout.rabbitmq] == [
+        ("db-a", "10.20.0.11"), ("db-b", "10.20.0.12"), ("db-c", "10.20.0.13")]
+    nodes = [f"cluster_formation.classic_config.nodes.{i} = rabbit@osndb-rabbitmq-{i}"
+             for i in (1, 2, 3)]
+    confs = [render_rabbitmq_conf(layout, m) for m in layout.rabbitmq]
+    for member, conf in zip(layout.rabbitmq, confs, strict=True):
+        lines = conf.splitlines()
+        assert f"listeners.tcp.default = {member.address}:5672" in lines
+        assert "cluster_partition_handling = pause_minority" in lines
+        assert "cluster_formation.peer_discovery_backend = classic_config" in lines
+        assert [x for x in lines if x.startswith("cluster_formation.classic_config")] == nodes
+        env = rabbitmq_environment(layout, member)
+        assert env == {"RABBITMQ_NODENAME": f"rabbit@{member.container_name}",
+                       "ERL_EPMD_ADDRESS": member.address, "RABBITMQ_DIST_PORT": "25672"}
+    # every member resolves every node name's host part to that member's address
+    assert layout.rabbitmq_hosts == {"osndb-rabbitmq-1": "10.20.0.11",
+                                     "osndb-rabbitmq-2": "10.20.0.12",
+                                     "osndb-rabbitmq-3": "10.20.0.13"}
+    # only the listener differs between the members' files
+    assert len({c.replace(m.address, "X") for c, m in zip(confs, layout.rabbitmq,
+                                                            strict=True)}) == 1
+
+
+def test_prod_services_list_every_member_and_every_memcached() -> None:
+    """Kolla-Ansible's forms: rpc_transport_url with user:pass@host:port per member, and
+    memcache_servers / memcached_servers listing every memcached."""
+    url = ("rabbit://openstack:rb-pw@10.20.0.11:5672,openstack:rb-pw@10.20.0.12:5672,"
+           "openstack:rb-pw@10.20.0.13:5672/openstack")
+    servers = "10.20.0.11:11211,10.20.0.12:11211,10.20.0.13:11211"
+    files = all_files("prod")
+    checked = 0
+    for (container, name), _ in files.items():
+        if not name.endswith(".conf") or name == SECRET_CONFIG:
+            continue
+        conf = ini(merged(files, container, name)) if (container, SECRET_CONFIG) in files \
+            else ini(files[(container, name)])
+        if conf.has_option("DEFAULT", "transport_url"):
+            assert conf.get("DEFAULT", "transport_url") == url, (container, name)
+            checked += 1
+        if conf.has_option("cache", "memcache_servers"):
+            assert conf.get("cache", "memcache_servers") == servers, (container, name)
+        if conf.has_option("keystone_authtoken", "memcached_servers"):
+            assert conf.get("keystone_authtoken", "memcached_servers") == servers
+    assert checked >= 10
+    # Horizon's sessions and cache (Django's PyMemcacheCache takes a list of servers)
+    assert f'"LOCATION": "{servers}".split(",")' in \
+        files[("horizon-dashboard-1", "_9998-kolla-settings.py")]
+
+
+def test_erlang_cookie_file_takes_a_plain_token_only() -> None:
+    assert render_erlang_cookie("A" * 32) == "A" * 32  # no newline
+    for bad in ("short", "a b" * 10, "x" * 256, "a\n" * 20):
+        with pytest.raises(ValueError, match="Erlang cookie"):
+            render_erlang_cookie(bad)

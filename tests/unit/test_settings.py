@@ -226,8 +226,48 @@ def test_too_many_sql_nodes_on_one_host() -> None:
 
 
 def test_unknown_infrastructure_host() -> None:
-    found = problems(modified("dev", "openstack.infrastructureHost", "elsewhere"))
-    assert "unknown host 'elsewhere'" in found["openstack.infrastructureHost"]
+    found = problems(modified("dev", "openstack.infrastructureHosts", ["elsewhere"]))
+    assert "unknown host 'elsewhere'" in found["openstack.infrastructureHosts[0]"]
+
+
+@pytest.mark.parametrize(("stack", "hosts", "key", "reason"), [
+    ("prod", ["db-a", "db-b"], "openstack.infrastructureHosts",
+     "2 RabbitMQ members: use an odd count"),
+    ("prod", ["db-a", "db-b", "db-c", "db-a"], "openstack.infrastructureHosts[3]",
+     "listed twice"),
+    ("prod", [], "openstack.infrastructureHosts", "must name at least one host"),
+    ("dev", ["local", "local"], "openstack.infrastructureHosts[1]", "listed twice"),
+])
+def test_infrastructure_hosts_rejected(stack: str, hosts: list[str], key: str,
+                                       reason: str) -> None:
+    """Members on distinct known hosts, an odd count: two survive no loss of either
+    (a quorum queue needs a majority) and would pause both on a partition."""
+    assert reason in problems(modified(stack, "openstack.infrastructureHosts", hosts))[key]
+
+
+def test_even_member_counts_name_what_they_cost() -> None:
+    hosts = [{"name": f"h{i}", "endpoint": f"ssh://deploy@h{i}", "address": f"10.0.0.{i}",
+              "interface": "eth0"} for i in range(1, 5)]
+    raw = modified("prod", "hosts", hosts)
+    raw = {**raw, "management": {**raw["management"], "hosts": ["h1", "h2"]},
+           "dataNodes": {**raw["dataNodes"], "hosts": ["h1", "h2", "h3"]},
+           "sqlNodes": {**raw["sqlNodes"], "hosts": ["h1", "h2", "h3"]},
+           "endpoint": {**raw["endpoint"], "hosts": ["h3"], "virtualAddress": ...},
+           "openstack": {**raw["openstack"], "placement": {}, "api": {"hosts": ["h1"]},
+                         "infrastructureHosts": ["h1", "h2", "h3", "h4"]}}
+    del raw["endpoint"]["virtualAddress"]
+    found = problems(raw)
+    assert found == {"openstack.infrastructureHosts": found["openstack.infrastructureHosts"]}
+    assert "so 4 members survive no more losses than 3" in \
+        found["openstack.infrastructureHosts"]
+    raw["openstack"]["infrastructureHosts"] = ["h1", "h2", "h3"]
+    assert load_settings(raw).openstack.infrastructure_hosts == ("h1", "h2", "h3")
+
+
+def test_one_member_on_several_hosts_is_allowed() -> None:
+    """No cluster, no tolerance, but a choice a small stack may make (today's prod was)."""
+    settings = load_settings(modified("prod", "openstack.infrastructureHosts", ["db-c"]))
+    assert settings.openstack.infrastructure_hosts == ("db-c",)
 
 
 @pytest.mark.parametrize(("name", "value", "reason"), [
@@ -288,7 +328,7 @@ DEFAULTS = {
     "openstack.services": ("keystone", "glance", "placement", "nova", "neutron", "heat", "cinder",
                            "horizon"),
     "openstack.placement": {},
-    "openstack.infrastructureHost": None,
+    "openstack.infrastructureHosts": None,
     "openstack.images.registry": "quay.io/openstack.kolla",
     "openstack.images.tag": "2026.2-ubuntu-noble",
     "openstack.images.rabbitmq": "rabbitmq:4.1.4",
@@ -397,7 +437,7 @@ def test_a_virtual_address_needs_several_hosts() -> None:
 
 def test_virtual_addresses_are_free_and_distinct() -> None:
     own = problems(modified("prod", "endpoint.virtualAddress", "10.20.0.12"))
-    assert "host 'db-b''s own address" in own["endpoint.virtualAddress"]
+    assert "the own address of host 'db-b'" in own["endpoint.virtualAddress"]
     same = problems(modified("prod", "openstack.api.virtualAddress", "10.20.0.20"))
     assert "also endpoint.virtualAddress" in same["openstack.api.virtualAddress"]
     ids = problems(modified("prod", "openstack.api.virtualRouterId", 51))
@@ -418,3 +458,23 @@ def test_a_frontend_host_listed_twice() -> None:
 def test_interface_name_is_checked() -> None:
     found = problems(modified("prod", "hosts[0].interface", "a-name-far-too-long"))
     assert "network interface name" in found["hosts[0].interface"]
+
+
+@pytest.mark.parametrize("address", ["0.0.0.0", "127.0.0.5", "224.0.0.18", "169.254.1.1",
+                                     "240.0.0.1"])
+def test_a_virtual_address_must_be_a_unicast_address(address: str) -> None:
+    found = problems(modified("prod", "endpoint.virtualAddress", address))
+    assert "cannot be a virtual address" in found["endpoint.virtualAddress"]
+
+
+def test_a_virtual_address_needs_two_members() -> None:
+    found = problems(modified("prod", "endpoint.hosts", ["db-b"]))
+    assert "moves between at least two" in found["endpoint.virtualAddress"]
+
+
+@pytest.mark.parametrize(("key", "value", "new"), [
+    ("endpoint.host", "db-a", "endpoint.hosts"),
+    ("openstack.api.host", "db-a", "openstack.api.hosts"),
+    ("openstack.infrastructureHost", "db-c", "openstack.infrastructureHosts")])
+def test_a_renamed_key_names_its_successor(key: str, value: str, new: str) -> None:
+    assert f"replaced by {new}, a list" in problems(modified("prod", key, value))[key]
