@@ -258,6 +258,6 @@ def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
             problems.append(Problem(
                 claim.key,
                 f"port {claim.port} on host {claim.host!r} is taken twice: by {first} and "
-                f"{claim}",
+                f"{claim}; give one of them another port or another host",
             ))
     return problems
