@@ -12,7 +12,7 @@ from config.openstack_layout import (
     ControlPlaneLayout,
     offsets_needed,
 )
-from config.problems import Problem, unknown_host
+from config.problems import Problem, check_host_list, unknown_host
 from config.settings import Settings
 from config.virtual_address_checks import check_frontend_hosts
 
@@ -81,15 +81,10 @@ def _check_controllers(settings: Settings, known_hosts: set[str]) -> list[Proble
     hosts = settings.openstack.infrastructure_hosts
     if hosts is None:
         return []
+    problems = check_host_list(key, hosts, known_hosts,
+                               "one RabbitMQ member and one memcached per host")
     if not hosts:
-        return [Problem(key, "must name at least one host (or be left out: the first host)")]
-    problems = []
-    for i, host in enumerate(hosts):
-        if host not in known_hosts:
-            problems.append(Problem(f"{key}[{i}]", unknown_host(host, known_hosts)))
-        elif host in hosts[:i]:
-            problems.append(Problem(f"{key}[{i}]", f"host {host!r} is listed twice: one "
-                                    "RabbitMQ member and one memcached per host"))
+        return problems
     if not settings.multi_host and len(hosts) > 1:
         problems.append(Problem(key, "one host runs one RabbitMQ member and one memcached: "
                                 "list it once"))

@@ -11,5 +11,21 @@ class Problem:
     message: str
 
 
+def check_host_list(key: str, listed: tuple[str, ...], known: set[str],
+                    one_per_host: str) -> list[Problem]:
+    """A list of host names at `key`: not empty, every name known and listed once.
+    `one_per_host` says what a host runs one of, for the message on a repeat."""
+    if not listed:
+        return [Problem(key, "must name at least one host (or be left out: the first host)")]
+    problems = []
+    for i, name in enumerate(listed):
+        if name not in known:
+            problems.append(Problem(f"{key}[{i}]", unknown_host(name, known)))
+        elif name in listed[:i]:
+            problems.append(Problem(f"{key}[{i}]",
+                                    f"host {name!r} is listed twice: {one_per_host}"))
+    return problems
+
+
 def unknown_host(name: str, known: set[str]) -> str:
     return f"unknown host {name!r}; hosts are: {', '.join(sorted(known))}"

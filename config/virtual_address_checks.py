@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from config.problems import Problem, unknown_host
+from config.problems import Problem, check_host_list
 from config.settings import Settings
 
 
@@ -15,18 +15,8 @@ def check_frontend_hosts(settings: Settings, prefix: str,
     """`<prefix>.hosts`: known, distinct, not empty; several only with a virtual address."""
     if listed is None:
         return []
-    known = {h.name for h in settings.hosts}
-    key = f"{prefix}.hosts"
-    if not listed:
-        return [Problem(key, "must name at least one host (or be left out: the first host)")]
-    problems = []
-    for i, name in enumerate(listed):
-        if name not in known:
-            problems.append(Problem(f"{key}[{i}]", unknown_host(name, known)))
-        elif name in listed[:i]:
-            problems.append(Problem(f"{key}[{i}]", f"host {name!r} is listed twice: one "
-                                                   "HAProxy per host"))
-    return problems
+    return check_host_list(f"{prefix}.hosts", listed, {h.name for h in settings.hosts},
+                           "one HAProxy per host")
 
 
 def check_virtual_addresses(settings: Settings) -> list[Problem]:
