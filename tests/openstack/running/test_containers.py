@@ -149,7 +149,7 @@ def test_api_haproxy_serves_each_api_at_its_published_address(cloud: Cloud) -> N
             url = cloud.localise(cloud.layout.public_url(service.name, api)) + "/"
             expected[url] = any(cloud.results[c.name].healthy for c in service.serving(api))
     assert expected, "no API in the layout"
-    # HAProxy's rendered check (inter 5s, rise 2, fall 3) puts a backend that came up late
+    # HAProxy's rendered check (inter 2s, rise 2, fall 3) puts a backend that came up late
     # back into rotation within a few checks: wait for that, no longer.
     deadline = time.monotonic() + 60
     while True:
