@@ -27,7 +27,7 @@ help:
 	@echo "make test     what CI runs: venv, lint, test bed, every tier (unit mocks real testbed"
 	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
 	@echo "make test-full  make test plus the long opt-in suites (marker full: every service's migrations in utf8mb4, ~4.5 min;"
-	@echo "              each prod host lost under a write load, ~6 min)"
+	@echo "              each prod host lost under a write load and an API load, ~25 min)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole dev control plane as processes on a test-bed cluster (root; ~6 min, 3 GB)"
@@ -42,7 +42,8 @@ help:
 	@echo "              Galera as Kolla-Ansible runs it; the OpenStack APIs with Rally on NDB and on InnoDB;"
 	@echo "              the program under mocks; writes under a rolling restart (figures in .bench/);"
 	@echo "              then the prod stack's hosts as network namespaces: each host lost under"
-	@echo "              a write load, the virtual address's takeover, a SQL node cut off (make bench-ha, ~10 min)"
+	@echo "              a write load and an API load, the virtual address's takeover, a SQL node cut off"
+	@echo "              (make bench-ha, ~30 min)"
 	@echo "make bench-peer  Debian's mariadb-server, galera-4, mariadb-backup, socat, sysbench (root)"
 
 $(VENV_DIR)/.ready:  # the directory name carries the requirements hash
@@ -165,7 +166,7 @@ bench: venv testbed bench-peer openstack-venvs kolla-source
 	$(MAKE) bench-ha
 
 # The high-availability figures: the tests that assert their bounds, with their prints.
-bench-ha: venv testbed
+bench-ha: venv testbed openstack-venvs kolla-source
 	$(PY) -m pytest -q -s --full -p no:cacheprovider tests/testbed/test_host_loss.py \
 	  tests/real/test_keepalived.py tests/testbed/test_sql_check.py
 

@@ -67,7 +67,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from secrets import token_urlsafe
-from typing import Any, TextIO
+from typing import Any, Self, TextIO
 
 ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # `python -m tests.openstack.cloud` from anywhere
@@ -364,8 +364,16 @@ class Cloud:
     def __init__(self, workdir: Path, settings: Settings | None = None,
                  health_timeout: float = HEALTH_TIMEOUT_S,
                  progress: Callable[[str], None] = log,
-                 database: DatabaseBackend | None = None) -> None:
+                 database: DatabaseBackend | None = None, *,
+                 address: Callable[[str], str] = loopback,
+                 launcher: Callable[[Placed], Sequence[str]] | None = None) -> None:
+        """`address` maps a rendered container address to where it is served here (`loopback`
+        by default; the identity when each host is a network namespace of its own);
+        `launcher` gives the argv prefix that runs a placed container on its host (none:
+        this machine's network)."""
         self.workdir = Path(workdir).resolve()
+        self.address = address
+        self.launcher = launcher or (lambda placed: ())
         self.settings = settings or dev_settings()
         self.topology = build_topology(self.settings)
         self.layout: ControlPlaneLayout = build_layout(self.settings)
@@ -386,7 +394,7 @@ class Cloud:
 
     # --- public interface ---------------------------------------------------------------
 
-    def __enter__(self) -> Cloud:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -402,7 +410,7 @@ class Cloud:
         every other container's by `loopback`; a wildcard bind -> `own`'s address."""
         text = self.database.localise(text)
         if own is not None:
-            text = rewrite_addresses(text, {WILDCARD: loopback(own.address)})
+            text = rewrite_addresses(text, {WILDCARD: self.address(own.address)})
         return rewrite_addresses(text, self._plane_map())
 
     def start(self) -> None:
@@ -442,7 +450,8 @@ class Cloud:
                      *((m.address, MEMCACHED_PORT) for m in self.layout.memcached)]
         endpoints += [(c.address, c.backend_port) for s in self.layout.services
                       for c in s.containers if c.backend_port is not None]
-        taken = [f"{loopback(a)}:{p}" for a, p in endpoints if port_open(loopback(a), p)]
+        taken = [f"{self.address(a)}:{p}" for a, p in endpoints
+                 if port_open(self.address(a), p)]
         if taken:
             raise RuntimeError(f"already listening: {', '.join(taken)} - another cloud "
                                "(make cloud-down) or a leftover of a run killed hard "
@@ -464,6 +473,30 @@ class Cloud:
         left = self.leftovers()
         if left:
             raise RuntimeError(f"processes outlived their containers: {left}")
+
+    def stop_containers(self, names: Sequence[str]) -> None:
+        """Kill the running containers `names` (a host lost); `restart_containers` starts
+        them again from the same artifacts."""
+        for name in names:
+            container = self.containers.pop(name)
+            _kill(container)
+            # Its namespace is gone with its first process: the kernel may give its inode
+            # number to a new one, not ours, which `leftovers` must not count.
+            self._pid_namespaces.discard(container.pid_namespace or "")
+
+    def restart_containers(self, names: Sequence[str]) -> None:
+        """Start the containers `names` again from what they were first run from (as Docker
+        restarts a container: the same files and keys) and wait for their checks. Raises
+        RuntimeError naming those not healthy within the health timeout."""
+        by_name = {art.placed.name: (service, art) for service, artifacts in
+                   self.artifacts.items() for art in artifacts.containers}
+        for name in names:
+            self._spawn_container(*by_name[name])
+        self._wait_healthy(list(names))
+        sick = [n for n in names if not self.results[n].healthy]
+        if sick:
+            raise RuntimeError("not healthy after a restart: " + "; ".join(
+                f"{n}: {self.results[n].detail[-1500:]}" for n in sick))
 
     def leftovers(self) -> list[str]:
         """Processes in any PID namespace this cloud made: none once stopped."""
@@ -574,7 +607,7 @@ class Cloud:
         for service in self.layout.services:
             placed += [*([service.bootstrap] if service.bootstrap else []),
                        *service.containers]
-        return {p.address: loopback(p.address) for p in placed}
+        return {p.address: self.address(p.address) for p in placed}
 
     def _lap(self, what: str, since: float) -> None:
         self.timings[what] = time.monotonic() - since
@@ -601,7 +634,7 @@ class Cloud:
         form, tool, *args = RABBITMQ_HEALTHCHECK
         container.argv_health = (form, *in_root(root, workdir, f"{RABBITMQ_BIN}/{tool}", *args))
         container.health_env = env
-        self._wait_port(container, loopback(placed.address), RABBITMQ_PORT)
+        self._wait_port(container, self.address(placed.address), RABBITMQ_PORT)
 
     def _start_memcached(self) -> None:
         (placed,) = self.layout.memcached  # the dev stack: one memcached
@@ -613,10 +646,10 @@ class Cloud:
         # The rendered check asks memcached on the container's loopback; here that is its
         # own address, which the bind became.
         container.argv_health = tuple(
-            self.localise(part, placed).replace("127.0.0.1", loopback(placed.address))
+            self.localise(part, placed).replace("127.0.0.1", self.address(placed.address))
             for part in MEMCACHED_HEALTHCHECK)
         port = int(argv[argv.index("-p") + 1])
-        self._wait_port(container, loopback(placed.address), port)
+        self._wait_port(container, self.address(placed.address), port)
 
     def _start_api_haproxy(self) -> None:
         placed = self.layout.api_endpoints[0]
@@ -632,7 +665,7 @@ class Cloud:
                                       [_tool("haproxy"), "-db", "-f", str(path)],
                                       dict(os.environ))
         port = next(iter(next(iter(self.layout.services)).spec.apis.values())).port
-        self._wait_port(container, loopback(placed.address), port)
+        self._wait_port(container, self.address(placed.address), port)
 
     def _spawn_plain(self, name: str, role: str, argv: list[str],
                      env: dict[str, str]) -> Container:
@@ -800,11 +833,11 @@ class Cloud:
         # The host name Docker gives it: its container name on a bridge network; with host
         # networking it shares its host's (and so this machine's) UTS namespace.
         hostname = where.container_name if self.settings.network_mode == "bridge" else ""
-        argv = [*PDEATHSIG, "unshare", "--mount", "--pid", "--ipc",
+        argv = [*self.launcher(where), *PDEATHSIG, "unshare", "--mount", "--pid", "--ipc",
                 *(["--uts"] if hostname else []), "--fork", "--kill-child",
                 "--propagation", "private", "--", *SESSION_LEADER, "bash", "-c",
                 _CONTAINER_SCRIPT, where.name, str(stage), str(top), user, str(venv),
-                image_build(art.image), hostname, loopback(where.address),
+                image_build(art.image), hostname, self.address(where.address),
                 "\n".join(f"{src}:{dest}" for src, dest in (volumes or {}).items()),
                 *container_env(self.database, art.envs)]
         result = Result(where.name, name, art.role, config["command"])

@@ -28,21 +28,13 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
 from components.render.infra import (
-    ERLANG_COOKIE_MODE,
-    RABBITMQ_CONF_PATH,
-    RABBITMQ_PASSWORD_PATH,
     memcached_command,
-    rabbitmq_environment,
-    render_erlang_cookie,
-    render_rabbitmq_conf,
-    render_rabbitmq_password,
 )
 from components.render.openstack import (
     SECRET_CONFIG,
@@ -53,7 +45,6 @@ from components.render.openstack import (
 from components.render.service import render_service
 from config import build_topology
 from config.openstack_layout import (
-    EPMD_PORT,
     MEMCACHED_PORT,
     RABBITMQ_PORT,
     RABBITMQ_VHOST,
@@ -65,11 +56,10 @@ from config.service_secrets import ServiceSecrets
 from testbed.pytest_support import unavailable
 from tests.openstack.services import SERVICES
 from tests.real.netns import Lan, lan
-from tests.real.rabbitmq_server import RABBITMQ_BIN, cleanup, in_root, prepare, rabbitmq_root
+from tests.real.rabbitmq_cluster import PASSWORD, Cluster, listening
+from tests.real.rabbitmq_server import rabbitmq_root
 from tests.stacks import settings_for
 
-PASSWORD = "rabbit-pw.1"
-COOKIE = "OSNDBTESTCOOKIE0123456789ABCDEF"
 CLIENT = "client"
 CLIENT_ADDRESS = "10.20.0.250"  # the fourth namespace, where the services' clients run
 PROBE = Path(__file__).with_name("messaging_failover_probe.py")
@@ -78,7 +68,6 @@ CACHE_SECONDS, CACHE_FAULT_AT_S = 8.0, 2.0
 KEPT = 20  # notifications kept in a quorum queue nobody consumes
 PROBE_SECONDS = 30
 KILL_AFTER_S = 5  # into the probe's run
-BOOT_TIMEOUT_S = 120
 # Bounds, measured (README "RabbitMQ and memcached on every controller"): the call in flight
 # when the member died lost its reply and failed at the probe's CALL_TIMEOUT_S (10 s; the
 # services' rpc_response_timeout is 60 s), the next one succeeded at once: 10.2 s without a
@@ -93,115 +82,6 @@ def venv_python(service: str) -> Path:
     if not python.is_file():
         unavailable(f"{service}'s venv is missing; run make openstack-venvs")
     return python
-
-
-@dataclass
-class Member:
-    placed: Placed
-    workdir: Path
-    env: dict[str, str]
-    proc: subprocess.Popen[bytes] | None = None
-    log: IO[str] | None = None
-
-
-class Cluster:
-    """The rendered members, each in its host's namespace."""
-
-    def __init__(self, layout: ControlPlaneLayout, net: Lan, root: Path) -> None:
-        self.layout, self.net, self.root = layout, net, root
-        self.members: dict[str, Member] = {}
-        for placed in layout.rabbitmq:
-            workdir, env = prepare(root, {
-                Path(RABBITMQ_CONF_PATH).name: render_rabbitmq_conf(layout, placed),
-                Path(RABBITMQ_PASSWORD_PATH).name: render_rabbitmq_password(PASSWORD),
-            })
-            # As in the container: the rendered environment, epmd on its default port.
-            env.pop("ERL_EPMD_PORT")
-            env.update(rabbitmq_environment(layout, placed))
-            cookie = workdir / ".erlang.cookie"  # HOME, as /var/lib/rabbitmq in the image
-            cookie.write_text(render_erlang_cookie(COOKIE))
-            cookie.chmod(int(ERLANG_COOKIE_MODE, 8))
-            (workdir / "hosts").write_text(
-                "127.0.0.1 localhost\n"
-                + "".join(f"{a} {n}\n" for n, a in layout.rabbitmq_hosts.items()))
-            self.members[placed.name] = Member(placed, workdir, env)
-
-    def start(self, name: str) -> None:
-        m = self.members[name]
-        m.log = (m.workdir / "server.log").open("a")
-        m.proc = subprocess.Popen(
-            self.net.run(m.placed.host, in_root(self.root, m.workdir,
-                                                f"{RABBITMQ_BIN}/rabbitmq-server")),
-            env=m.env, stdout=m.log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-
-    def kill(self, name: str) -> None:
-        """kill -9: unshare dies and --kill-child takes the namespace's beam and epmd."""
-        m = self.members[name]
-        assert m.proc is not None
-        m.proc.kill()
-        m.proc.wait(timeout=60)
-        m.proc = None
-        if m.log:
-            m.log.close()
-
-    def ctl(self, name: str, *args: str, tool: str = "rabbitmqctl", timeout: float = 90,
-            check: bool = True) -> subprocess.CompletedProcess[str]:
-        m = self.members[name]
-        done = subprocess.run(
-            self.net.run(m.placed.host, in_root(self.root, m.workdir,
-                                                f"{RABBITMQ_BIN}/{tool}", *args)),
-            env=m.env, capture_output=True, text=True, timeout=timeout, check=False)
-        if check:
-            assert done.returncode == 0, (f"{tool} {' '.join(args)} on {name}: "
-                                          f"{done.stdout[-1500:]}{done.stderr[-1500:]}\n"
-                                          + self.tail(name))
-        return done
-
-    def wait_running(self, name: str) -> float:
-        """Seconds until the member passes the rendered health check (rabbitmq-diagnostics
-        -q ping), as Docker's gate on each member before the next one starts. No CLI runs
-        before the member's own epmd listens: a CLI started first would start an epmd in its
-        own PID namespace (here, not in a container), which dies with it and takes the
-        server's registration along."""
-        began = time.monotonic()
-        m = self.members[name]
-
-        def alive() -> None:
-            assert m.proc is not None and m.proc.poll() is None, \
-                f"{name} stopped while starting:\n{self.tail(name)}"
-            assert time.monotonic() - began < BOOT_TIMEOUT_S, \
-                f"{name} did not start in {BOOT_TIMEOUT_S} s:\n{self.tail(name)}"
-
-        while not _listening(self.net, CLIENT, m.placed.address, EPMD_PORT):
-            alive()
-            time.sleep(0.3)
-        while self.ctl(name, "-q", "ping", tool="rabbitmq-diagnostics", check=False
-                       ).returncode != 0:
-            alive()
-            time.sleep(0.5)
-        return time.monotonic() - began
-
-    def await_startup(self, name: str) -> None:
-        """Until the member has booted (rabbitmqctl await_startup)."""
-        self.ctl(name, "await_startup", "--timeout", str(BOOT_TIMEOUT_S),
-                 timeout=BOOT_TIMEOUT_S + 30)
-
-    def running_nodes(self, name: str) -> list[str]:
-        done = self.ctl(name, "cluster_status", "--formatter", "json")
-        return sorted(json.loads(done.stdout)["running_nodes"])
-
-    def tail(self, name: str) -> str:
-        m = self.members[name]
-        return "\n".join(p.read_text(errors="replace")[-2500:]
-                         for p in [m.workdir / "server.log", *sorted(m.workdir.glob("log/*.log"))]
-                         if p.is_file())
-
-    def stop_all(self) -> None:
-        for name, m in self.members.items():
-            if m.proc is not None:
-                self.kill(name)
-        for m in self.members.values():
-            cleanup(self.root, m.workdir)
 
 
 @contextmanager
@@ -253,12 +133,7 @@ def cluster() -> Iterator[tuple[Cluster, Lan]]:
         stack.callback(c.stop_all)
         # As the program creates them: each member once the one before passes its check.
         began = time.monotonic()
-        gates = []
-        for name in c.members:
-            c.start(name)
-            gates.append(c.wait_running(name))
-        for name in c.members:
-            c.await_startup(name)
+        gates = c.start_all()
         formed = time.monotonic() - began
         print(f"\n[rabbitmq cluster] health checks passed {', '.join(f'{g:.1f}' for g in gates)}"
               f" s after each start; all three booted in one cluster {formed:.1f} s after the "
@@ -496,17 +371,9 @@ def test_memcache_clients_keep_working_when_one_memcached_is_killed(tmp_path: Pa
     assert c_gap <= bound and c_failed <= 3, (c_failed, c_gap, bound)
 
 
-def _listening(net: Lan, host: str, address: str, port: int) -> bool:
-    """Whether address:port accepts a connection from inside `host`'s namespace."""
-    check = ("import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])),"
-             " timeout=1).close()")
-    return subprocess.run(net.run(host, ["python3", "-c", check, address, str(port)]),
-                          capture_output=True, check=False).returncode == 0
-
-
 def _wait_in(net: Lan, host: str, address: str, port: int, timeout: float = 30) -> None:
     """Until address:port accepts a connection from inside `host`'s namespace."""
     deadline = time.monotonic() + timeout
-    while not _listening(net, host, address, port):
+    while not listening(net, host, address, port):
         assert time.monotonic() < deadline, f"nothing listens on {address}:{port}"
         time.sleep(0.2)
