@@ -54,11 +54,10 @@ def _check_dictionary_limits(settings: Settings) -> list[Problem]:
         key, value = explicit.get(name.lower(), (None, None))
         if key is None:
             continue
-        try:
-            too_small = int(value) < needed  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        number, problem = ndb_parameters.check_value("DB", key, value)
+        if problem:
             continue  # reported by the parameter check
-        if too_small:
+        if number < needed:
             problems.append(Problem(
                 f"dataNodes.parameters.{key}",
                 f"{value} is too small for the enabled services "
@@ -158,15 +157,7 @@ def _check_data_nodes(settings: Settings) -> list[Problem]:
             f"{data.count} data nodes cannot form node groups of NoOfReplicas="
             f"{data.no_of_replicas}: the count must be a multiple of dataNodes.noOfReplicas",
         ))
-    for name, value in data.parameters.items():
-        key = f"dataNodes.parameters.{name}"
-        managed = ndb_parameters.managed_by(name)
-        if managed:
-            problems.append(Problem(key, f"set by {managed}, not here"))
-            continue
-        _, problem = ndb_parameters.check_value("DB", name, value)
-        if problem:
-            problems.append(Problem(key, problem))
+    problems += ndb_parameters.data_node_problems(settings)
     needed = data_node_memory_needed(settings)
     if needed > data.memory_limit:
         problems.append(Problem(
@@ -185,10 +176,8 @@ def data_node_memory_needed(settings: Settings) -> int:
 
     def pool(name: str) -> int:
         value = data.parameters.get(name, ndb_parameters.default("DB", name))
-        try:
-            return parse_size(value)
-        except ValueError:
-            return 0  # reported by the parameter check
+        size, problem = ndb_parameters.check_value("DB", name, value)
+        return 0 if problem else parse_size(size)  # a problem is reported by the check
 
     operations = max(0, data.max_no_of_concurrent_operations - DEFAULT_CONCURRENT_OPERATIONS)
     return (data.data_memory + pool("SharedGlobalMemory") + pool("DiskPageBufferMemory")
