@@ -36,17 +36,18 @@ def node_container(
     image: docker.RemoteImage, command_: Sequence[str], memory_limit: int,
     uploads: Sequence[Upload] = (), envs: Sequence[str] = (),
     volume: docker.Volume | None = None, volume_path: str | None = None,
-    stop_grace_seconds: int = 30,
+    stop_grace_seconds: int = 30, health: Sequence[str] | None = None,
     parent: pulumi.Resource, depends_on: Sequence[pulumi.Resource] = (),
 ) -> docker.Container:
-    """One long-running node container on its host, at its topology address."""
+    """One long-running node container on its host, at its topology address; with a
+    Docker `health` check (["CMD", ...]) its creation waits until it is healthy."""
     published = ({node.port: node.published_port}
                  if node.published_port is not None and node.port is not None else {})
     return container(settings, ContainerSpec(
         name=name, container_name=node.container_name, hosts=hosts, address=node.address,
         role=node.kind, image=image, memory_limit=memory_limit, command=command_, envs=envs,
         uploads=uploads, published=published, volume=volume, volume_path=volume_path,
-        stop_grace_seconds=stop_grace_seconds,
+        stop_grace_seconds=stop_grace_seconds, health=health,
     ), parent=parent, depends_on=depends_on)
 
 

@@ -4,6 +4,7 @@ endpoint for every client, which sends them only to SQL nodes that can serve NDB
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -12,7 +13,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.containers import ContainerSpec, HostResources, Upload, container
-from components.keepalived import keepalived_containers
+from components.keepalived import frontend_containers
 from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH
 from components.render.ndb import (
@@ -99,23 +100,24 @@ class SqlNodePool(pulumi.ComponentResource):
             mgm_hosts=mgm_hosts, triggers=[c.id for c in self.containers], parent=self,
             depends_on=previous,
         )
-        self.endpoints = [
-            node_container(
+
+        def endpoint_haproxy(i: int, uploads: Sequence[Upload], health: list[str] | None,
+                             after: list[pulumi.Resource]) -> docker.Container:
+            endpoint = topo.endpoints[i]
+            return node_container(
                 f"{name}-endpoint-{endpoint.index + 1}", settings, endpoint,
                 args.hosts[endpoint.host], image=args.hosts[endpoint.host].haproxy_image,
                 command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
                 memory_limit=settings.endpoint.memory_limit,
-                uploads=[Upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg)],
+                uploads=[Upload(HAPROXY_CONFIG_PATH, args.haproxy_cfg), *uploads], health=health,
                 parent=self,
                 # Started once every agent can log in: HAProxy sends no client before its check.
-                depends_on=[self.gate, *self.check_accounts, *self.check_containers],
+                depends_on=[self.gate, *self.check_accounts, *self.check_containers, *after],
             )
-            for endpoint in topo.endpoints
-        ]
-        self.keepalived = keepalived_containers(
-            f"{name}-endpoint", settings, topo.sql_vip,
-            hosts=args.hosts, images=ImageCache(settings, args.hosts, name, self), parent=self,
-            depends_on=self.endpoints)
+
+        self.endpoints, self.keepalived = frontend_containers(
+            f"{name}-endpoint", settings, topo.sql_vip, len(topo.endpoints), endpoint_haproxy,
+            hosts=args.hosts, images=ImageCache(settings, args.hosts, name, self), parent=self)
         self.register_outputs({
             "endpoint": str(topo.client_endpoint),
             "rootPassword": self.password,

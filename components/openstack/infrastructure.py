@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -9,7 +10,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 from components.containers import ContainerSpec, HostResources, Upload, container, volume
-from components.keepalived import keepalived_containers
+from components.keepalived import frontend_containers
 from components.openstack.images import ImageCache
 from components.render.haproxy import HAPROXY_CONFIG_PATH, render_api_haproxy_cfg
 from components.render.infra import (
@@ -84,20 +85,20 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
             health=list(MEMCACHED_HEALTHCHECK)) for server in layout.memcached]
         publish = settings.openstack.api.publish and not settings.multi_host
         api_cfg = render_api_haproxy_cfg(layout)
-        self.api_endpoints = [
-            self._container(
-                f"{name}-api-endpoint-{i + 1}", api, "haproxy", settings.images.haproxy,
-                command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
-                uploads=[Upload(HAPROXY_CONFIG_PATH, api_cfg)],
-                health=None, memory=settings.openstack.api.memory_limit,
+
+        def api_haproxy(i: int, uploads: Sequence[Upload], health: list[str] | None,
+                        after: list[pulumi.Resource]) -> docker.Container:
+            return self._container(
+                f"{name}-api-endpoint-{i + 1}", layout.api_endpoints[i], "haproxy",
+                settings.images.haproxy, command_=["haproxy", "-f", HAPROXY_CONFIG_PATH],
+                uploads=[Upload(HAPROXY_CONFIG_PATH, api_cfg), *uploads],
+                health=health, memory=settings.openstack.api.memory_limit,
                 published={a.port: a.port for s in layout.services
-                           for a in s.spec.apis.values()} if publish else {})
-            for i, api in enumerate(layout.api_endpoints)
-        ]
-        self.keepalived = keepalived_containers(
-            f"{name}-api-endpoint", settings, layout.api_vip,
-            hosts=args.hosts, images=args.images,
-            parent=self, depends_on=self.api_endpoints)
+                           for a in s.spec.apis.values()} if publish else {}, after=after)
+
+        self.api_endpoints, self.keepalived = frontend_containers(
+            f"{name}-api-endpoint", settings, layout.api_vip, len(layout.api_endpoints),
+            api_haproxy, hosts=args.hosts, images=args.images, parent=self)
         self.register_outputs({"rabbitmq": [c.name for c in self.rabbitmq],
                                "memcached": [c.name for c in self.memcached],
                                "apiEndpoints": [c.name for c in self.api_endpoints]})
@@ -108,7 +109,7 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
                    published: dict[int, int] | None = None, envs: list[str] | None = None,
                    extra_hosts: dict[str, str] | None = None,
                    data: tuple[docker.Volume, str] | None = None,
-                   after: list[docker.Container] | None = None) -> docker.Container:
+                   after: Sequence[pulumi.Resource] | None = None) -> docker.Container:
         a = self._args
         return container(a.settings, ContainerSpec(
             name=name, container_name=placed.container_name, hosts=a.hosts[placed.host],

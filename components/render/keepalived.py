@@ -27,6 +27,8 @@ KEEPALIVED_CONF_PATH = "/etc/keepalived/keepalived.conf"
 VRRP_PASSWORD_PATH = "/etc/keepalived/vrrp-password.conf"
 CHECK_SCRIPT = "haproxy-alive.sh"  # components/render/scripts/
 CHECK_SCRIPT_PATH = f"/etc/keepalived/{CHECK_SCRIPT}"
+# The same script in the HAProxy container, as its Docker health check (haproxy_healthcheck).
+HAPROXY_CHECK_PATH = f"/usr/local/etc/haproxy/{CHECK_SCRIPT}"
 # Kolla-Ansible's keepalived.json command is `keepalived -nld`: foreground, log to the
 # console, dump the configuration. Without -d: the dump prints the VRRP password to the log.
 KEEPALIVED_COMMAND = "/usr/sbin/keepalived -nl -p /run/keepalived.pid"
@@ -112,3 +114,13 @@ def render_keepalived_config_json() -> str:
         ],
     }
     return json.dumps(document, indent=2) + "\n"
+
+
+def haproxy_healthcheck(vip: VirtualAddress | None) -> list[str] | None:
+    """Docker's health check of a frontend's HAProxy (["CMD", ...]): the check keepalived
+    runs, HAProxy's monitor URI on MONITOR_ADDRESS:`vip.monitor_port`, from HAPROXY_CHECK_PATH
+    in the container (bash and its /dev/tcp: the haproxy image has no HTTP client). None
+    without a virtual address: one HAProxy, no monitor frontend (render_monitor)."""
+    if vip is None:
+        return None
+    return ["CMD", "bash", HAPROXY_CHECK_PATH, MONITOR_ADDRESS, str(vip.monitor_port)]

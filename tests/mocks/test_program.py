@@ -274,6 +274,32 @@ def test_invalid_config_registers_nothing() -> None:
     assert recorded.resources
 
 
+@pytest.mark.parametrize("frontend", ["ndb-sql-endpoint", "openstack-infra-api-endpoint"])
+def test_a_frontends_hosts_are_replaced_one_at_a_time(frontend: str) -> None:
+    """HAProxy i+1 waits for HAProxy i to be healthy (Docker's check of its monitor URI,
+    the script keepalived runs) and for keepalived i; keepalived i only for HAProxy i. So
+    a haproxy.cfg change never takes every HAProxy of a frontend down at once."""
+    prod = run("prod")
+    proxies = [prod.by_name(f"{frontend}-{i}") for i in (1, 2, 3)]
+    keepalived = [prod.by_name(f"{frontend}-keepalived-{i}") for i in (1, 2, 3)]
+    for i, proxy in enumerate(proxies):
+        test = proxy.inputs["healthcheck"]["tests"]
+        assert test[:2] == ["CMD", "bash"] and test[2].endswith("haproxy-alive.sh"), test
+        assert proxy.inputs["wait"] is True
+        script = next(u for u in proxy.raw_inputs["uploads"] if u["file"] == test[2])
+        assert script["permissions"] == "0755" and "/dev/tcp" in script["content"]
+        others = {r.urn for r in [*proxies, *keepalived]} - {proxy.urn}
+        assert proxy.urn in keepalived[i].dependencies
+        assert not others & set(keepalived[i].dependencies)
+        if i:
+            assert {proxies[i - 1].urn, keepalived[i - 1].urn} <= set(proxy.dependencies)
+        later = [*proxies[i + 1:], *keepalived[i + 1:]]
+        assert not any(r.urn in proxy.dependencies for r in later)
+    dev = run("dev")
+    for name in ("ndb-sql-endpoint-1", "openstack-infra-api-endpoint-1"):
+        assert "healthcheck" not in dev.by_name(name).inputs  # one HAProxy: no monitor
+
+
 def test_keepalived_beside_each_frontend_haproxy_only_with_a_virtual_address() -> None:
     prod = run("prod")
     keepalived = [c for c in prod.of_type(CONTAINER) if "-keepalived-" in c.name]
