@@ -95,6 +95,11 @@ listen mysql
 {render_monitor(has_vip, SQL_ENDPOINT_MONITOR_PORT)}"""
 
 
+# What render_api_haproxy_cfg's docstring explains.
+API_DEFAULT_SERVER = ("inter 2s fastinter 500ms downinter 2s fall 3 rise 2 "
+                      "observe layer4 error-limit 1 on-error mark-down")
+
+
 def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
     """One HTTP frontend per OpenStack API port, balanced over the containers serving it.
 
@@ -115,8 +120,11 @@ def render_api_haproxy_cfg(layout: ControlPlaneLayout) -> str:
     count) once the connect fails, refused or unanswered for 2 s (`timeout connect`: a LAN
     answers a SYN in microseconds; 2 s outlasts one lost SYN, retransmitted after 1 s).
     Checks every 2 s (Kolla-Ansible's `inter 2000`), every 500 ms once one has failed: a
-    dead backend is out of rotation about 3 s after its first failed check instead of
-    15 s. Measured by tests/testbed/test_host_loss.py ("API requests resume within 10 s")."""
+    dead backend is out of rotation 1-5 s after its first failed check instead of 15 s; and
+    at once when a request's connection to it fails (`observe layer4 error-limit 1 on-error
+    mark-down`): else each request sent to it meanwhile waits its connect timeout before it
+    is redispatched. Measured by tests/testbed/test_host_loss.py ("API requests resume
+    within 10 s")."""
     has_vip = layout.api_vip is not None
     bind = frontend_bind(layout.network_mode, layout.api_endpoints[0].address, has_vip)
     blocks = []
@@ -148,6 +156,6 @@ defaults
     timeout http-request 10s
     timeout http-keep-alive 10s
     timeout check 5s
-    default-server inter 2s fastinter 500ms downinter 2s fall 3 rise 2
+    default-server {API_DEFAULT_SERVER}
 
 """ + "\n".join(blocks) + render_monitor(has_vip, API_ENDPOINT_MONITOR_PORT)

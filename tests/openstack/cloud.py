@@ -477,8 +477,10 @@ class Cloud:
     def stop_containers(self, names: Sequence[str]) -> None:
         """Kill the running containers `names` (a host lost); `restart_containers` starts
         them again from the same artifacts."""
-        for name in names:
-            container = self.containers.pop(name)
+        containers = [self.containers.pop(name) for name in names]
+        for container in containers:  # all at once, as a host that goes down
+            _signal(container)
+        for container in containers:
             _kill(container)
             # Its namespace is gone with its first process: the kernel may give its inode
             # number to a new one, not ours, which `leftovers` must not count.
@@ -1031,7 +1033,7 @@ def _tool(name: str) -> str:
     return path
 
 
-def _kill(container: Container) -> None:
+def _signal(container: Container) -> None:
     """SIGKILL the namespace's first process - the kernel then kills every other process of
     the namespace, also those that left the process group (oslo.service's workers do) - and
     the wrapper's group."""
@@ -1040,6 +1042,11 @@ def _kill(container: Container) -> None:
             os.kill(container.init_pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(container.popen.pid, signal.SIGKILL)
+
+
+def _kill(container: Container) -> None:
+    """`_signal`, then wait (at most 30 s) for the wrapper to end."""
+    _signal(container)
     with contextlib.suppress(subprocess.TimeoutExpired):
         container.popen.wait(timeout=30)
 

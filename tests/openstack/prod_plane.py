@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -133,11 +134,17 @@ class ProdPlane(Cloud):
         """Kill every service container and the RabbitMQ member on `host`; the containers'
         names (for `rejoin_host`)."""
         names = self.on_host(host)
-        self.stop_containers(names)
-        assert self.rabbit is not None
-        for name, member in self.rabbit.members.items():
-            if member.placed.host == host and member.proc is not None:
-                self.rabbit.kill(name)
+        rabbit = self.rabbit
+        assert rabbit is not None
+        members = [n for n, m in rabbit.members.items()
+                   if m.placed.host == host and m.proc is not None]
+        # At once, as a host that goes down: one after the other, its RabbitMQ member would
+        # outlive its containers by the seconds their ends take.
+        with ThreadPoolExecutor(max_workers=1 + len(members)) as pool:
+            done = [pool.submit(self.stop_containers, names),
+                    *(pool.submit(rabbit.kill, n) for n in members)]
+        for future in done:
+            future.result()
         return names
 
     def rejoin_host(self, host: str, names: Sequence[str]) -> float:
