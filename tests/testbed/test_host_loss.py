@@ -28,10 +28,11 @@ host rejoins every time.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -163,6 +164,9 @@ def _rounds(bed: Bed) -> list[str]:
             rows.append(row)
             broken += [f"{name}{' (power loss)' if power_loss else ''}: {b}" for b in bounds]
         result = load.stop()
+    # Every API request, for a look at what a round's figures hide (times: monotonic s).
+    (bed.plane.workdir / "api-requests.json").write_text(json.dumps(
+        [asdict(r) for r in api.snapshot()]))
     _assert_nothing_lost(result, load, bed.cluster, bed.plane.topology.sql)
     assert not broken, "\n".join([*broken, *rows])
     return rows
