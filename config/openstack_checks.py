@@ -12,7 +12,7 @@ from config.openstack_layout import (
     ControlPlaneLayout,
     offsets_needed,
 )
-from config.problems import Problem, check_host_list, unknown_host
+from config.problems import Problem, check_host_list
 from config.settings import Settings
 from config.virtual_address_checks import check_frontend_hosts
 
@@ -56,14 +56,8 @@ def _check_placement(settings: Settings, known_hosts: set[str]) -> list[Problem]
         key = f"openstack.placement.{name}"
         if name not in settings.openstack.services:
             problems.append(Problem(key, f"{name!r} is not in openstack.services"))
-        if not hosts:
-            problems.append(Problem(key, "must name at least one host (or be left out)"))
-        for i, host in enumerate(hosts):
-            if host not in known_hosts:
-                problems.append(Problem(f"{key}[{i}]", unknown_host(host, known_hosts)))
-            elif host in hosts[:i]:
-                problems.append(Problem(f"{key}[{i}]",
-                                        f"host {host!r} is listed twice: one replica per host"))
+        problems += check_host_list(key, tuple(hosts), known_hosts, "one replica per host",
+                                    left_out="")
         if not settings.multi_host and len(hosts) > 1:
             problems.append(Problem(key, "one host has one replica of each container"))
     return problems

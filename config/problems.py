@@ -12,11 +12,12 @@ class Problem:
 
 
 def check_host_list(key: str, listed: tuple[str, ...], known: set[str],
-                    one_per_host: str) -> list[Problem]:
+                    one_per_host: str, left_out: str = ": the first host") -> list[Problem]:
     """A list of host names at `key`: not empty, every name known and listed once.
-    `one_per_host` says what a host runs one of, for the message on a repeat."""
+    `one_per_host` says what a host runs one of, for the message on a repeat; `left_out`
+    what leaving the key out means, for the message on an empty list."""
     if not listed:
-        return [Problem(key, "must name at least one host (or be left out: the first host)")]
+        return [Problem(key, f"must name at least one host (or be left out{left_out})")]
     problems = []
     for i, name in enumerate(listed):
         if name not in known:
