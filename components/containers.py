@@ -65,6 +65,9 @@ class ContainerSpec:
     # `--network container:<id>`) instead of taking an address of its own; `address` is then
     # that container's. A sidecar such as a SQL node's check agent.
     network_container: pulumi.Input[str] | None = None
+    # The user it runs as, when not the image's: "0" for a program that must read an uploaded
+    # 0400 secret (uploads are owned by root) in an image whose USER is another.
+    user: str | None = None
 
 
 def labels(settings: Settings, role: str) -> dict[str, str]:
@@ -118,6 +121,7 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
         if bridge and hosts.network is not None else None,
         network_mode=(pulumi.Output.concat("container:", joined) if joined is not None
                       else None if bridge else "host"),
+        user=spec.user,
         capabilities=docker.ContainerCapabilitiesArgs(adds=list(spec.capabilities))
         if spec.capabilities else None,
         opts=pulumi.ResourceOptions(parent=parent, provider=hosts.provider,

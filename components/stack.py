@@ -11,24 +11,29 @@ from dataclasses import dataclass
 import pulumi
 
 from components.ndb.cluster import Cluster, ClusterArgs
+from components.ndb.monitoring import NdbMonitoring, NdbMonitoringArgs
 from components.openstack.control_plane import ControlPlane, ControlPlaneArgs
 from components.openstack.service import SqlAdmin
 from components.render.artifacts import render_cluster
 from components.render.infra import render_openrc
+from components.render.monitoring import render_monitoring
 from components.render.service import render_service
 from config.addressing import Endpoint
+from config.monitoring import user_url
 from config.openstack_layout import build_layout
 from config.settings import Settings
 from config.topology import Topology
 
 CLUSTER_NAME = "ndb"
 CONTROL_PLANE_NAME = "openstack"
+MONITORING_NAME = "monitoring"
 
 
 @dataclass
 class Cloud:
     cluster: Cluster
     control_plane: ControlPlane | None
+    monitoring: NdbMonitoring | None = None
 
 
 def client_endpoint(settings: Settings, topology: Topology) -> Endpoint:
@@ -46,6 +51,7 @@ def deploy(settings: Settings) -> Cloud:
     topo = artifacts.topology
     layout = build_layout(settings)
     services = tuple(render_service(settings, topo, layout, s) for s in layout.services)
+    monitoring_artifacts = render_monitoring(settings, topo, layout)
 
     cluster = Cluster(CLUSTER_NAME, ClusterArgs(settings, artifacts))
     endpoint = client_endpoint(settings, topo)
@@ -55,6 +61,18 @@ def deploy(settings: Settings) -> Cloud:
             settings=settings, layout=layout, services=services, hosts=cluster.hosts,
             sql_admin=SqlAdmin(endpoint=endpoint, user="root", password=cluster.sql.password),
             after=list(cluster.sql.endpoints)))
+
+    monitoring = None
+    if monitoring_artifacts is not None:
+        monitoring = NdbMonitoring(MONITORING_NAME, NdbMonitoringArgs(
+            settings=settings, artifacts=monitoring_artifacts, hosts=cluster.hosts,
+            sql_containers=cluster.sql.containers, sql_ready=cluster.sql.gate,
+            sql_endpoint=topo.client_endpoint, endpoint_ready=cluster.sql.endpoints))
+        places = monitoring_artifacts.places
+        pulumi.export("prometheusUrl", user_url(places, places.prometheus))
+        if monitoring.grafana_password is not None:
+            pulumi.export("grafanaUrl", user_url(places, places.grafana))
+            pulumi.export("grafanaAdminPassword", monitoring.grafana_password)
 
     pulumi.export("sqlEndpoint", str(endpoint))
     pulumi.export("managementConnectstring", topo.connectstring)
@@ -73,4 +91,4 @@ def deploy(settings: Settings) -> Cloud:
                 lambda p: pulumi.Output.secret(render_openrc(settings, layout, p))))
         if "horizon" in layout.enabled:
             pulumi.export("horizonUrl", layout.public_url("horizon", "dashboard") + "/")
-    return Cloud(cluster, control_plane)
+    return Cloud(cluster, control_plane, monitoring)

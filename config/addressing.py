@@ -43,6 +43,7 @@ class Block:
 
 MANAGEMENT = Block(2, 2)
 SQL_ENDPOINT = Block(4, 1)
+MONITORING = Block(5, 3)  # Prometheus, Grafana, the ndbinfo exporter (config/monitoring.py)
 SQL_NODES = Block(10, 40)
 DATA_NODES = Block(50, MAX_DATA_NODES)
 RABBITMQ = Block(194, 1)

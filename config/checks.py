@@ -6,6 +6,7 @@ from collections import defaultdict
 
 from config import ndb_parameters, sizing
 from config.addressing import DATA_NODES, PortClaim, usable_offsets
+from config.monitoring import monitoring_port_claims, monitoring_problems
 from config.openstack_checks import check_openstack, openstack_ports
 from config.openstack_layout import build_layout
 from config.problems import Problem, unknown_host
@@ -42,6 +43,7 @@ def check_settings(settings: Settings) -> list[Problem]:
     problems += _check_data_nodes(settings)
     problems += _check_dictionary_limits(settings)
     problems += check_openstack(settings)
+    problems += monitoring_problems(settings)
     return problems
 
 
@@ -237,8 +239,10 @@ def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
     owner: dict[tuple[str, int], PortClaim] = {}
     problems = []
     # Only reached when check_settings found nothing, so the OpenStack keys are sound.
+    layout = build_layout(settings)
     taken = (published_ports(topology) + check_port_claims(settings, topology)
-             + openstack_ports(settings, build_layout(settings)))
+             + openstack_ports(settings, layout)
+             + monitoring_port_claims(settings, topology, layout))
     if (clash := check_port_problem(settings)) is not None:
         problems.append(Problem(CHECK_PORT_KEY, clash))
     for claim in taken:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import re
 
-# A digest pins exactly; otherwise the tag must carry a full version (x.y.z), or a dated
+# A digest pins exactly; otherwise the tag must carry a full version (x.y.z, or vx.y.z as the
+# Prometheus project tags its images), or a dated
 # OpenStack release with its distro as Kolla tags its images (2026.2-ubuntu-noble,
 # 2025.1-rocky-9). Kolla rebuilds a release's tag with fixes; a digest pins the bytes.
 _DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
-_VERSIONED_TAG = re.compile(r"^(\d+\.\d+\.\d+([-.+_][\w.-]+)?|\d{4}\.\d+-[a-z]+-[\w.]+)$")
+_VERSIONED_TAG = re.compile(r"^(v?\d+\.\d+\.\d+([-.+_][\w.-]+)?|\d{4}\.\d+-[a-z]+-[\w.]+)$")
 FLOATING_TAGS = frozenset({"latest", "stable", "edge", "master", "main", "nightly", "lts"})
 
 

@@ -84,6 +84,9 @@ class ControlPlaneLayout:
     public_host: str  # where users reach the APIs: the virtual address or the API host's
     sql_endpoint: Endpoint  # the NDB cluster's SQL endpoint (HAProxy), every database's
     api_vip: VirtualAddress | None = None  # keepalived's address in front of api_endpoints
+    # Where each API HAProxy serves its metrics (monitoring.haproxyMetricsPort + 1), or None
+    # without monitoring (config/monitoring.py).
+    api_metrics_port: int | None = None
 
     def service(self, name: str) -> ServiceLayout:
         return next(s for s in self.services if s.name == name)
@@ -192,6 +195,8 @@ def build_layout(settings: Settings, catalog: Catalog | None = None) -> ControlP
         public_host=public,
         api_vip=vip,
         sql_endpoint=build_topology(settings).client_endpoint,
+        api_metrics_port=(settings.monitoring.haproxy_metrics_port + 1
+                          if settings.monitoring.enabled else None),
     )
 
 

@@ -261,6 +261,47 @@ class HealthCheckSettings(Model):
     start_period_seconds: int = Field(default=30, ge=0)  # failures then do not count
 
 
+class MonitoringImageSettings(Model):
+    """The monitoring containers' images. The exporters are the versions Debian 12 packages
+    (prometheus-mysqld-exporter 0.14.0, prometheus-sql-exporter 0.4.5, prometheus 2.42.0):
+    the tests run Debian's builds of them against the test bed, reading the rendered files."""
+
+    prometheus: PinnedImage = "prom/prometheus:v2.42.0"
+    mysqld_exporter: PinnedImage = "prom/mysqld-exporter:v0.14.0"
+    sql_exporter: PinnedImage = "justwatch/sql_exporter:v0.4.5"
+    grafana: PinnedImage = "grafana/grafana:11.6.0"
+
+
+class MonitoringSettings(Model):
+    """Metrics and alerts (docs/monitoring.md): a mysqld_exporter beside each SQL node, one
+    ndbinfo exporter (sql_exporter) per cluster, HAProxy's own exporter on each HAProxy, and,
+    on `host`, Prometheus with the shipped alert rules and Grafana with the NDB dashboard."""
+
+    enabled: StrictBool = False
+    host: str | None = None  # Prometheus, Grafana and the ndbinfo exporter; default: first host
+    grafana: StrictBool = True
+    # Bridge network (one host): map Prometheus' and Grafana's ports on the host's address.
+    publish: StrictBool = True
+    prometheus_port: Port = 9090
+    grafana_port: Port = 3000
+    # Beside each SQL node, in its network namespace: with host networking the SQL nodes of
+    # one host take this port + k, as their check agents do (config/sql_check.py).
+    mysqld_exporter_port: Port = 9104
+    ndbinfo_exporter_port: Port = 9237
+    # HAProxy's built-in exporter: the SQL endpoint's HAProxies on this port, the APIs' on
+    # this port + 1 (HAProxy's documentation uses 8405).
+    haproxy_metrics_port: Port = 8405
+    scrape_interval_seconds: int = Field(default=15, ge=1, le=300)
+    evaluation_interval_seconds: int = Field(default=15, ge=1, le=300)
+    # ndbinfo.memory_per_fragment reads every fragment of every table: once a minute at most.
+    memory_per_database_interval_seconds: int = Field(default=300, ge=60)
+    retention_days: int = Field(default=15, ge=1)
+    # NdbBackupTooOld fires when the last native backup is older than this.
+    backup_max_age_hours: int = Field(default=26, ge=1)
+    memory_limit: ByteSize = 512 << 20
+    images: MonitoringImageSettings = MonitoringImageSettings()
+
+
 class Settings(Model):
     """The whole stack config (`openstack-ndb:<key>` for each field)."""
 
@@ -276,6 +317,7 @@ class Settings(Model):
     volumes: VolumeSettings = VolumeSettings()
     gates: GateSettings = GateSettings()
     health_checks: HealthCheckSettings = HealthCheckSettings()
+    monitoring: MonitoringSettings = MonitoringSettings()
 
     @property
     def multi_host(self) -> bool:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from config.addressing import Endpoint, PortClaim
 from config.settings import Settings
-from config.topology import Node, Topology
+from config.topology import Node, Topology, sidecar_port
 
 CHECK_PORT_KEY = "sqlNodes.checkPort"
 
@@ -23,13 +23,7 @@ def check_port(settings: Settings, topology: Topology, node: Node) -> int:
     Bridge network: `sqlNodes.checkPort` for every SQL node (each has its own address).
     Host networking: `sqlNodes.checkPort` + k, k counting the SQL nodes placed on the same
     host before this one. Raises ValueError for a node that is not one of `topology.sql`."""
-    if node not in topology.sql:
-        raise ValueError(f"{node.name} is not a SQL node of this topology")
-    base = settings.sql_nodes.check_port
-    if topology.network_mode == "bridge":
-        return base
-    before = [n for n in topology.sql[:topology.sql.index(node)] if n.host == node.host]
-    return base + len(before)
+    return sidecar_port(topology, node, settings.sql_nodes.check_port)
 
 
 def check_endpoint(settings: Settings, topology: Topology, node: Node) -> Endpoint:

@@ -207,3 +207,16 @@ def published_ports(topology: Topology) -> list[PortClaim]:
     keys = {"mgm": "management.publishPort", "endpoint": "endpoint.publishPort"}
     return [PortClaim(n.host, n.published_port, keys[n.kind], n.name)
             for n in topology.nodes if n.published_port is not None]
+
+
+def sidecar_port(topology: Topology, node: Node, base: int) -> int:
+    """The port of a program beside SQL node `node`, in its network namespace (its check
+    agent, its mysqld_exporter): `base` on a bridge network (each SQL node has its own
+    address), `base` + k with host networking, k counting the SQL nodes placed on the same
+    host before this one. Raises ValueError for a node that is not one of `topology.sql`."""
+    if node not in topology.sql:
+        raise ValueError(f"{node.name} is not a SQL node of this topology")
+    if topology.network_mode == "bridge":
+        return base
+    before = [n for n in topology.sql[:topology.sql.index(node)] if n.host == node.host]
+    return base + len(before)

@@ -44,6 +44,22 @@ frontend monitor
 """
 
 
+def render_metrics(port: int | None) -> str:
+    """HAProxy's built-in Prometheus exporter (`prometheus-exporter`, built into the
+    haproxy images and Debian's) on `port` of every address, when monitoring is on: every
+    frontend's and backend's counters and each server's state (docs/monitoring.md). None:
+    monitoring is off."""
+    if port is None:
+        return ""
+    return f"""
+frontend prometheus
+    mode http
+    bind *:{port}
+    http-request use-service prometheus-exporter if {{ path /metrics }}
+    http-request set-log-level silent
+"""
+
+
 def render_haproxy_cfg(settings: Settings, topology: Topology) -> str:
     """The SQL endpoint's haproxy.cfg, the same on every endpoint host."""
     endpoint = topology.endpoints[0]
@@ -92,7 +108,9 @@ listen mysql
     timeout check 1s
     default-server inter 500ms fastinter 100ms fall 2 rise 2 on-marked-down shutdown-sessions
 {servers}
-{render_monitor(has_vip, SQL_ENDPOINT_MONITOR_PORT)}"""
+{render_monitor(has_vip, SQL_ENDPOINT_MONITOR_PORT)}\
+{render_metrics(settings.monitoring.haproxy_metrics_port
+                if settings.monitoring.enabled else None)}"""
 
 
 # What render_api_haproxy_cfg's docstring explains.
@@ -158,4 +176,5 @@ defaults
     timeout check 5s
     default-server {API_DEFAULT_SERVER}
 
-""" + "\n".join(blocks) + render_monitor(has_vip, API_ENDPOINT_MONITOR_PORT)
+""" + "\n".join(blocks) + render_monitor(has_vip, API_ENDPOINT_MONITOR_PORT) + render_metrics(
+        layout.api_metrics_port)

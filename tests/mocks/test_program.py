@@ -196,7 +196,7 @@ def test_gates_run_docker_exec_against_the_mgmd_host(stack: str) -> None:
     settings = settings_for(stack)
     management = {m.name: m for m in build_topology(settings).management}
     ndb_gates = [g for g in run(stack).of_type(COMMAND)
-                 if not g.name.endswith(("-ndb-gate", "-check-account"))]
+                 if not g.name.endswith(("-ndb-gate", "-check-account", "-exporter-account"))]
     assert ndb_gates
     for gate in ndb_gates:
         own = gate.name.removesuffix("-gate")
@@ -215,7 +215,8 @@ def test_components_follow_pulumi_guidelines(stack: str) -> None:
                       "openstack-ndb:ndb:NdbDataNodeGroup", "openstack-ndb:ndb:SqlNodePool",
                       "openstack-ndb:openstack:ControlPlane",
                       "openstack-ndb:openstack:OpenStackService",
-                      "openstack-ndb:openstack:ControlPlaneInfrastructure"}
+                      "openstack-ndb:openstack:ControlPlaneInfrastructure",
+                      "openstack-ndb:ndb:Monitoring"}
     for child in r.resources:
         parent = next((c for c in components if c.urn == child.parent), None)
         if parent is not None:
@@ -223,13 +224,14 @@ def test_components_follow_pulumi_guidelines(stack: str) -> None:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-def test_the_stack_root_holds_two_components(stack: str) -> None:
-    """What `pulumi preview` shows at the top: the NDB cluster and the control plane; every
-    provider, image, network, password and service sits below one of them."""
+def test_the_stack_root_holds_three_components(stack: str) -> None:
+    """What `pulumi preview` shows at the top: the NDB cluster, the control plane and
+    monitoring; every provider, image, network, password and service sits below one."""
     r = run(stack)
     urns = {x.urn for x in r.resources}
     roots = [(x.type, x.name) for x in r.resources if x.parent not in urns]
     assert sorted(roots) == [("openstack-ndb:ndb:Cluster", "ndb"),
+                             ("openstack-ndb:ndb:Monitoring", "monitoring"),
                              ("openstack-ndb:openstack:ControlPlane", "openstack")]
 
 
@@ -237,7 +239,10 @@ def test_outputs() -> None:
     outputs = run("dev").outputs
     assert set(outputs) == {"sqlEndpoint", "managementConnectstring", "nodes", "rootPassword",
                             "mysqlCommand", "services", "keystoneAuthUrl", "adminPassword",
-                            "openrc", "horizonUrl"}
+                            "openrc", "horizonUrl", "prometheusUrl", "grafanaUrl",
+                            "grafanaAdminPassword"}
+    assert outputs["prometheusUrl"] == "http://127.0.0.1:9090"
+    assert outputs["grafanaUrl"] == "http://127.0.0.1:3000"
     assert outputs["keystoneAuthUrl"] == "http://127.0.0.1:5000/v3"
     assert outputs["horizonUrl"] == "http://127.0.0.1:8080/"
     assert outputs["mysqlCommand"] == "mysql -h 127.0.0.1 -P 13306 -u root -p"

@@ -17,6 +17,7 @@ import pytest
 import yaml
 
 import config.catalog
+from components.render.monitoring import MYSQLD_EXPORTER_CNF_PATH, NDBINFO_EXPORTER_CONFIG_PATH
 from config.addressing import service_block
 from tests.mock_program import (
     SECRET_SIG,
@@ -155,6 +156,13 @@ def _generated(r: Run) -> list[str]:
     return [*values, "bW9jay1rZXkt", "bW9jay1rZXktbW9jay1rZXktbW9jay1rZXktbW9jay0-_w=="]
 
 
+# The exporters read their password only together with their other settings: mysqld_exporter
+# 0.14 from its option file with user, host and port (no flag names the server before 0.15),
+# sql_exporter from its one configuration file, inside the connection string
+# (docs/monitoring.md, "The account").
+MIXED_SECRET_FILES = {MYSQLD_EXPORTER_CNF_PATH, NDBINFO_EXPORTER_CONFIG_PATH}
+
+
 @pytest.mark.parametrize("stack", STACKS)
 def test_no_config_file_is_secret_unless_it_holds_only_secrets(stack: str) -> None:
     r = run(stack)
@@ -168,6 +176,8 @@ def test_no_config_file_is_secret_unless_it_holds_only_secrets(stack: str) -> No
                 assert not [s for s in secrets if s in content], (container.name, upload["file"])
                 continue
             secret_files += 1
+            if upload["file"] in MIXED_SECRET_FILES:
+                continue
             text = content["value"]
             lines = [line for line in text.splitlines()
                      if line.strip() and not line.startswith(("#", "["))]

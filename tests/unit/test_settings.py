@@ -254,7 +254,8 @@ def test_even_member_counts_name_what_they_cost() -> None:
            "sqlNodes": {**raw["sqlNodes"], "hosts": ["h1", "h2", "h3"]},
            "endpoint": {**raw["endpoint"], "hosts": ["h3"], "virtualAddress": ...},
            "openstack": {**raw["openstack"], "placement": {}, "api": {"hosts": ["h1"]},
-                         "infrastructureHosts": ["h1", "h2", "h3", "h4"]}}
+                         "infrastructureHosts": ["h1", "h2", "h3", "h4"]},
+           "monitoring": {**raw["monitoring"], "host": "h3"}}
     del raw["endpoint"]["virtualAddress"]
     found = problems(raw)
     assert found == {"openstack.infrastructureHosts": found["openstack.infrastructureHosts"]}
@@ -355,6 +356,25 @@ DEFAULTS = {
     "healthChecks.startPeriodSeconds": 30,
     "sqlNodes.checkPort": 4569,
     "sqlNodes.checkMemoryLimit": 256 << 20,
+    "monitoring.enabled": False,
+    "monitoring.host": None,
+    "monitoring.grafana": True,
+    "monitoring.publish": True,
+    "monitoring.prometheusPort": 9090,
+    "monitoring.grafanaPort": 3000,
+    "monitoring.mysqldExporterPort": 9104,
+    "monitoring.ndbinfoExporterPort": 9237,
+    "monitoring.haproxyMetricsPort": 8405,
+    "monitoring.scrapeIntervalSeconds": 15,
+    "monitoring.evaluationIntervalSeconds": 15,
+    "monitoring.memoryPerDatabaseIntervalSeconds": 300,
+    "monitoring.retentionDays": 15,
+    "monitoring.backupMaxAgeHours": 26,
+    "monitoring.memoryLimit": 512 << 20,
+    "monitoring.images.prometheus": "prom/prometheus:v2.42.0",
+    "monitoring.images.mysqldExporter": "prom/mysqld-exporter:v0.14.0",
+    "monitoring.images.sqlExporter": "justwatch/sql_exporter:v0.4.5",
+    "monitoring.images.grafana": "grafana/grafana:11.6.0",
 }
 
 

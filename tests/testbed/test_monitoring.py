@@ -1,0 +1,230 @@
+"""Monitoring on the test bed: Debian's builds of the shipped exporters and of Prometheus, run
+from the rendered files against a real NDB cluster (the dev stack with monitoring on).
+
+Checked for real: the exporter account's statements on each SQL node; mysqld_exporter and
+sql_exporter logging in with it and exporting every metric the rules and the dashboard use;
+HAProxy's exporter on the SQL endpoint; Prometheus loading the rendered configuration and the
+shipped rules; every dashboard query returning data; and killing a data node firing
+NdbDataNodeDown and NdbNodeGroupAtRisk within their `for` plus one evaluation interval, one
+scrape interval and one ndbinfo query interval (printed as `[monitoring]` lines).
+
+The only changes to what a deployment runs: every address and port is the test bed's (the
+rendering functions are given the test bed's endpoints), and the intervals are 1 s."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components.render.monitoring import (
+    MYSQLD_EXPORTER_FLAGS,
+    dashboard_queries,
+    render_alert_rules,
+    render_exporter_account_sql,
+    render_monitoring,
+    render_mysqld_exporter_cnf,
+    render_ndbinfo_exporter_config,
+    render_prometheus_config,
+)
+from config.addressing import Endpoint
+from config.loader import load_settings
+from config.openstack_layout import build_layout
+from config.topology import build_topology
+from testbed.pytest_support import require_tool
+from tests.stacks import modified
+from tests.testbed.conftest import RenderedCluster, start_rendered
+
+EXPORTER_PASSWORD = "exporterPassw0rd"
+# The test bed's cluster takes <prefix>.1..n (testbed/cluster.py, NDB_TESTBED_ADDRESS_PREFIX).
+LISTEN_ADDRESS = os.environ.get("NDB_TESTBED_ADDRESS_PREFIX", "127.0.1") + ".200"
+INTERVAL_S = 1
+# NdbDataNodeDown's `for` in components/render/monitoring/ndb-alerts.yml.
+DATA_NODE_DOWN_FOR_S = 30
+
+
+def monitoring_settings() -> Any:
+    raw = modified("dev", "monitoring", {
+        "enabled": True, "scrapeIntervalSeconds": INTERVAL_S,
+        "evaluationIntervalSeconds": INTERVAL_S, "memoryPerDatabaseIntervalSeconds": 60})
+    return load_settings(raw)
+
+
+@dataclass
+class Monitoring:
+    bed: RenderedCluster
+    workdir: Path
+    prometheus: Endpoint
+    procs: list[subprocess.Popen[bytes]]
+
+    def query(self, expr: str) -> list[dict[str, Any]]:
+        url = (f"http://{self.prometheus}/api/v1/query?"
+               + urllib.parse.urlencode({"query": expr}))
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            body = json.load(answer)
+        assert body["status"] == "success", body
+        result: list[dict[str, Any]] = body["data"]["result"]
+        return result
+
+    def firing(self) -> set[str]:
+        with urllib.request.urlopen(f"http://{self.prometheus}/api/v1/alerts",
+                                    timeout=10) as answer:
+            alerts = json.load(answer)["data"]["alerts"]
+        return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+
+    def wait(self, what: str, probe: Any, timeout: float) -> float:
+        """Seconds until probe() is true; fails after `timeout` naming `what`."""
+        start = time.monotonic()
+        while time.monotonic() - start < timeout:
+            if probe():
+                return time.monotonic() - start
+            time.sleep(0.2)
+        raise AssertionError(f"{what}: not within {timeout:.0f} s; logs in {self.workdir}")
+
+
+def _spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+    with log.open("wb") as out:
+        return subprocess.Popen(["setpriv", "--pdeathsig", "KILL", "--", *argv],
+                                stdout=out, stderr=subprocess.STDOUT)
+
+
+@pytest.fixture(scope="module")
+def monitoring(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Monitoring]:
+    paths = {name: require_tool(name) for name in (
+        "prometheus", "prometheus-mysqld-exporter", "prometheus-sql-exporter", "promtool")}
+    settings = monitoring_settings()
+    workdir = tmp_path_factory.mktemp("monitoring")
+    for bed in start_rendered(settings, workdir / "cluster"):
+        cluster = bed.cluster
+        topology = build_topology(settings)
+        artifacts = render_monitoring(settings, topology, build_layout(settings))
+        assert artifacts is not None
+        procs: list[subprocess.Popen[bytes]] = []
+        try:
+            exporters = []
+            for i, node in enumerate(topology.sql):
+                cluster.sql(node.node_id, render_exporter_account_sql(EXPORTER_PASSWORD))
+                cnf = workdir / f"mysqld-exporter-{i + 1}.cnf"
+                cnf.write_text(render_mysqld_exporter_cnf(
+                    Endpoint(*cluster.sql_address(node.node_id)), EXPORTER_PASSWORD))
+                cnf.chmod(0o400)
+                listen = Endpoint(LISTEN_ADDRESS, 9104 + i)
+                procs.append(_spawn([paths["prometheus-mysqld-exporter"],
+                                     f"--config.my-cnf={cnf}",
+                                     f"--web.listen-address={listen}",
+                                     *MYSQLD_EXPORTER_FLAGS],
+                                    workdir / f"mysqld-exporter-{i + 1}.log"))
+                exporters.append((node, listen))
+            ndbinfo_config = workdir / "ndbinfo-exporter.yml"
+            ndbinfo_config.write_text(render_ndbinfo_exporter_config(
+                settings, Endpoint(*cluster.endpoint()), EXPORTER_PASSWORD))
+            ndbinfo_config.chmod(0o400)
+            ndbinfo = Endpoint(LISTEN_ADDRESS, 9237)
+            procs.append(_spawn([paths["prometheus-sql-exporter"],
+                                 f"-config.file={ndbinfo_config}",
+                                 f"-web.listen-address={ndbinfo}"],
+                                workdir / "ndbinfo-exporter.log"))
+            prometheus = Endpoint(LISTEN_ADDRESS, 9090)
+            places = dataclasses.replace(
+                artifacts.places, prometheus=prometheus, ndbinfo_exporter=ndbinfo,
+                mysqld_exporters=tuple(exporters),
+                sql_haproxies=(Endpoint(cluster.endpoint()[0], 8405),), api_haproxies=())
+            rules = workdir / "ndb-alerts.yml"
+            rules.write_text(render_alert_rules(settings))
+            config = workdir / "prometheus.yml"
+            config.write_text(render_prometheus_config(settings, places).replace(
+                "/etc/prometheus/rules/ndb-alerts.yml", str(rules)))
+            check = subprocess.run([paths["promtool"], "check", "config", str(config)],
+                                   capture_output=True, text=True, check=False)
+            assert check.returncode == 0, check.stdout + check.stderr
+            procs.append(_spawn([paths["prometheus"], f"--config.file={config}",
+                                 f"--storage.tsdb.path={workdir / 'tsdb'}",
+                                 f"--web.listen-address={prometheus}"],
+                                workdir / "prometheus.log"))
+            yield Monitoring(bed, workdir, prometheus, procs)
+        finally:
+            for proc in procs:
+                proc.kill()
+                proc.wait()
+
+
+def _up(mon: Monitoring) -> bool:
+    try:
+        result = mon.query("up")
+    except OSError:
+        return False
+    return len(result) >= 5 and all(r["value"][1] == "1" for r in result)
+
+
+def test_every_exporter_is_scraped_and_no_alert_fires_on_a_healthy_cluster(
+        monitoring: Monitoring) -> None:
+    took = monitoring.wait("every target up", lambda: _up(monitoring), 120)
+    print(f"\n[monitoring] every target up {took:.1f} s after Prometheus started")
+    jobs = {r["metric"]["job"] for r in monitoring.query("up")}
+    assert jobs == {"ndbinfo", "mysqld", "haproxy", "prometheus"}
+    monitoring.wait("the data nodes' metrics",
+                    lambda: len(monitoring.query('sql_ndb_data_node{col="started"} == 1')) == 2,
+                    60)
+    ready = monitoring.query("mysql_global_status_ndb_number_of_ready_data_nodes")
+    assert sorted(r["value"][1] for r in ready) == ["2", "2"], ready
+    time.sleep(3 * INTERVAL_S)
+    assert monitoring.firing() <= {"NdbBackupTooOld"}, monitoring.firing()
+
+
+def test_every_dashboard_query_returns_data(monitoring: Monitoring) -> None:
+    cluster = monitoring.bed.cluster
+    # The backup job's id: the UTC minute (YYMMDDhhmm), which the last-backup query reads.
+    backup_id = datetime.now(UTC).strftime("%y%m%d%H%M")
+    cluster.ndb_mgm(f"START BACKUP {backup_id} WAIT COMPLETED", timeout=120)
+    empty: list[str] = []
+
+    def all_answer() -> bool:
+        empty[:] = [title for title, expr in dashboard_queries() if not monitoring.query(expr)]
+        return not empty
+
+    try:
+        took = monitoring.wait("every dashboard query answering", all_answer, 150)
+    except AssertionError:
+        raise AssertionError(f"dashboard panels without data: {empty}") from None
+    print(f"\n[monitoring] all {len(dashboard_queries())} dashboard queries answered "
+          f"{took:.1f} s after the backup")
+    monitoring.wait("the backup's id in ndbinfo.backup_id", lambda: [
+        r["value"][1] for r in monitoring.query('sql_ndb_last_backup{col="id"}')]
+        == [str(int(backup_id))], 30)
+    age = float(monitoring.query('time() - sql_ndb_last_backup{col="timestamp_seconds"}')
+                [0]["value"][1])
+    assert 0 <= age < 180, age
+    databases = {r["metric"]["schema"] for r in monitoring.query(
+        'sql_ndb_database_memory{col="bytes"}')}
+    assert "mysql" in databases, databases
+
+
+def test_a_killed_data_node_fires_its_alerts(monitoring: Monitoring) -> None:
+    assert "NdbDataNodeDown" not in monitoring.firing()
+    killed_at = time.monotonic()
+    monitoring.bed.cluster.kill_node(2)
+    seen = monitoring.wait(
+        "the killed node in the metrics",
+        lambda: bool(monitoring.query('sql_ndb_data_node{node_id="2",col="started"} == 0')), 60)
+    monitoring.wait("NdbDataNodeDown firing",
+                            lambda: "NdbDataNodeDown" in monitoring.firing(), 90)
+    total = time.monotonic() - killed_at
+    print(f"\n[monitoring] data node 2 killed: metric {seen:.1f} s, NdbDataNodeDown firing "
+          f"{total:.1f} s after the kill (for {DATA_NODE_DOWN_FOR_S} s + intervals of "
+          f"{INTERVAL_S} s)")
+    # for + one evaluation + one scrape + one ndbinfo query interval, and 5 s for a loaded
+    # 2-core machine (Prometheus evaluates on its own clock, not on the scrape's).
+    assert total <= DATA_NODE_DOWN_FOR_S + 3 * INTERVAL_S + 5, total
+    monitoring.wait("NdbNodeGroupAtRisk firing",
+                    lambda: "NdbNodeGroupAtRisk" in monitoring.firing(), 30)
