@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed bench-peer bench-ha openstack-venvs kolla-source cluster-up cluster-down cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed bench-peer bench-ha openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -31,6 +31,8 @@ help:
 	@echo "              [ndbd default] parameter sets against the test bed's ndb_mgmd, ~3 min)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
+	@echo "make status   the $(STACK) stack's NDB cluster at a glance (nodes, DataMemory, SQL endpoint, last backup,"
+	@echo "              cluster-log alerts); TESTBED=1: the cluster of make cluster-up; JSON=1: machine-readable"
 	@echo "make cloud-up / cloud-down       the whole dev control plane as processes on a test-bed cluster (root; ~6 min, 3 GB)"
 	@echo "make tempest  Tempest on a control plane of its own per arm, InnoDB (A) then NDB (B); opt-in, long;"
 	@echo "              cloud-down and cluster-down first. ARM: innodb and/or ndb (default both);"
@@ -118,6 +120,9 @@ openstack-venvs:
 
 cluster-up: venv testbed
 	$(PY) -m testbed up --stack $(STACK)
+
+status: venv
+	@$(PY) -m tools.status --stack $(STACK) $(if $(TESTBED),--testbed) $(if $(JSON),--json)
 
 cluster-down: venv
 	$(PY) -m testbed down --stack $(STACK)

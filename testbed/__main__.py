@@ -33,10 +33,13 @@ def state_dir(stack: str) -> Path:
 
 def serve(stack: str) -> None:
     """Run in the background: start the cluster, publish how to reach it, wait for SIGTERM."""
+    from config.sql_check import check_endpoint
     from tests.stacks import settings_for
 
     folder = state_dir(stack)
-    files, _ = cluster_files(settings_for(stack))
+    settings = settings_for(stack)
+    files, artifacts = cluster_files(settings)
+    topo = artifacts.topology
     stop = False
 
     def on_term(*_: object) -> None:
@@ -53,6 +56,11 @@ def serve(stack: str) -> None:
             "connectstring": cluster.connectstring,
             "mysql": f"mysql -h {host} -P {port} -u root  (no password: test bed only)",
             "ndb_mgm": shlex.join([*cluster.tool("ndb_mgm"), "-c", cluster.connectstring]),
+            # For `make status TESTBED=1` (tools/status.py).
+            "ndb_mgm_argv": [*cluster.tool("ndb_mgm"), "-c", cluster.connectstring],
+            "checks": {n.name: cluster.localise(f"http://{check_endpoint(settings, topo, n)}/")
+                       for n in topo.sql},
+            "cluster_logs": [str(p) for p in cluster.cluster_logs()],
         }
         (folder / "state.json").write_text(json.dumps(state, indent=2))
         while not stop:

@@ -473,6 +473,11 @@ class TestCluster:
             raise TestbedError(f"no {kind} {node_id} running")
         return proc.log
 
+    def cluster_logs(self) -> list[Path]:
+        """The management nodes' cluster logs: ndb_<id>_cluster.log in their DataDir, which
+        rewrite_config_ini puts in node-<id>/ or, for `[ndb_mgmd default]`, ndb/."""
+        return sorted(self.workdir.glob("*/ndb_*_cluster.log"))
+
     def check_answer(self, node_id: int) -> tuple[bool, str]:
         """What the check agent of SQL node `node_id` tells HAProxy now: (HTTP 200,
         "<status> <body>"), or (False, why not)."""

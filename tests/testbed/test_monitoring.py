@@ -41,10 +41,12 @@ from components.render.monitoring import (
 from config.addressing import Endpoint
 from config.loader import load_settings
 from config.openstack_layout import build_layout
+from config.sql_check import check_endpoint
 from config.topology import build_topology
 from testbed.pytest_support import require_tool
 from tests.stacks import modified
 from tests.testbed.conftest import RenderedCluster, start_rendered
+from tools.status import Access, gather, render_text
 
 EXPORTER_PASSWORD = "exporterPassw0rd"
 # The test bed's cluster takes <prefix>.1..n (testbed/cluster.py, NDB_TESTBED_ADDRESS_PREFIX).
@@ -210,6 +212,38 @@ def test_every_dashboard_query_returns_data(monitoring: Monitoring) -> None:
     assert "mysql" in databases, databases
 
 
+def status_access(bed: RenderedCluster) -> Access:
+    """What `make status TESTBED=1` reads (testbed/__main__.py writes the same state)."""
+    settings, cluster = bed.settings, bed.cluster
+    topology = build_topology(settings)
+    host, port = cluster.endpoint()
+    return Access(
+        ndb_mgm=[*cluster.tool("ndb_mgm"), "-c", cluster.connectstring],
+        sql_host=host, sql_port=port, sql_user="root", sql_password="",
+        checks={n.name: cluster.localise(f"http://{check_endpoint(settings, topology, n)}/")
+                for n in topology.sql},
+        cluster_log=["cat", *map(str, cluster.cluster_logs())])
+
+
+def test_status_shows_the_cluster(monitoring: Monitoring) -> None:
+    status = gather(status_access(monitoring.bed))
+    print("\n" + render_text(status, "make status (test bed)"))
+    assert not status.problems, status.problems
+    kinds = {(n.kind, n.node_id) for n in status.nodes}
+    assert {("MGM", 145), ("NDB", 1), ("NDB", 2), ("API", 147), ("API", 148)} <= kinds
+    data = [n for n in status.nodes if n.kind == "NDB"]
+    assert all(n.state == "STARTED" and n.version == "9.7.2" and n.node_group == 0
+               for n in data), data
+    assert all(n.data_memory_total == 512 << 20 and (n.data_memory_used or 0) > 0
+               for n in data), data
+    assert status.sql_nodes_connected == 2
+    assert all(answer.startswith("200") for answer in status.backends.values()), \
+        status.backends
+    assert set(status.backends) == {"ndb-sql-1", "ndb-sql-2"}
+    assert status.last_backup is not None and status.last_backup["time"] is not None
+    assert "mysql" in status.memory_per_database
+
+
 def test_a_killed_data_node_fires_its_alerts(monitoring: Monitoring) -> None:
     assert "NdbDataNodeDown" not in monitoring.firing()
     killed_at = time.monotonic()
@@ -228,3 +262,14 @@ def test_a_killed_data_node_fires_its_alerts(monitoring: Monitoring) -> None:
     assert total <= DATA_NODE_DOWN_FOR_S + 3 * INTERVAL_S + 5, total
     monitoring.wait("NdbNodeGroupAtRisk firing",
                     lambda: "NdbNodeGroupAtRisk" in monitoring.firing(), 30)
+
+
+def test_status_shows_the_killed_node_and_the_cluster_logs_alerts(
+        monitoring: Monitoring) -> None:
+    status = gather(status_access(monitoring.bed))
+    text = render_text(status, "make status (test bed, data node 2 killed)")
+    print("\n" + text)
+    node2 = next(n for n in status.nodes if n.kind == "NDB" and n.node_id == 2)
+    assert node2.address is None and node2.state.startswith(("not connected", "NOT_CONNECTED"))
+    assert any("Node 2" in line for line in status.alerts), status.alerts
+    assert "ALERT" in text
