@@ -79,10 +79,16 @@ class ControlPlaneInfrastructure(pulumi.ComponentResource):
                 envs=[f"{k}={v}" for k, v in rabbitmq_environment(layout, member).items()],
                 extra_hosts=layout.rabbitmq_hosts, data=(data, RABBITMQ_DATA_DIR),
                 health=list(RABBITMQ_HEALTHCHECK), after=self.rabbitmq[-1:]))
-        self.memcached = [self._container(
-            f"{name}-{server.name}", server, "memcached", settings.openstack.images.memcached,
-            command_=memcached_command(layout, server), uploads=[],
-            health=list(MEMCACHED_HEALTHCHECK)) for server in layout.memcached]
+        # Chained like the RabbitMQ members (and every other redundant set: the frontends,
+        # each service's replicas): an image bump replaces one memcached at a time, each
+        # after the one before is healthy, so the services' caches never all go at once.
+        self.memcached: list[docker.Container] = []
+        for server in layout.memcached:
+            self.memcached.append(self._container(
+                f"{name}-{server.name}", server, "memcached",
+                settings.openstack.images.memcached,
+                command_=memcached_command(layout, server), uploads=[],
+                health=list(MEMCACHED_HEALTHCHECK), after=self.memcached[-1:]))
         publish = settings.openstack.api.publish and not settings.multi_host
         api_cfg = render_api_haproxy_cfg(layout)
 

@@ -333,3 +333,15 @@ def test_rabbitmq_members_share_a_secret_cookie_file_and_come_up_one_at_a_time(
         if i:
             assert rabbits[i - 1].urn in member.dependencies
             assert not r.depends_transitively(rabbits[i - 1], member)
+
+
+def test_memcached_servers_are_replaced_one_at_a_time() -> None:
+    """memcached i+1 waits for memcached i (healthy): an image bump never takes every
+    service's cache away at once (the prod stack's three controllers)."""
+    r = run("prod")
+    servers = [r.by_name(f"openstack-infra-memcached-{i}") for i in (1, 2, 3)]
+    for i, server in enumerate(servers):
+        assert server.inputs["wait"] is True
+        if i:
+            assert servers[i - 1].urn in server.dependencies
+            assert not r.depends_transitively(servers[i - 1], server)
