@@ -93,6 +93,8 @@ class PortClaim(NamedTuple):
     port: int
     key: str  # camelCase key path below openstack-ndb:, e.g. management.publishPort
     owner: str  # what takes it, for the message: "ndb-mgmd-1", "nova api API"
+    # A port no key sets (HAProxy's monitor ports): a clash is the other claim's to move.
+    fixed: bool = False
 
     def __str__(self) -> str:
         return f"{self.key} ({self.owner})"

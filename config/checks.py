@@ -247,10 +247,20 @@ def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
         problems.append(Problem(CHECK_PORT_KEY, clash))
     for claim in taken:
         first = owner.setdefault((claim.host, claim.port), claim)
-        if first is not claim:
+        if first is claim:
+            continue
+        fixed, movable = (first, claim) if first.fixed else (claim, first)
+        if fixed.fixed and not movable.fixed:
             problems.append(Problem(
-                claim.key,
-                f"port {claim.port} on host {claim.host!r} is taken twice: by {first} and "
-                f"{claim}; give one of them another port or another host",
+                movable.key,
+                f"port {claim.port} on host {claim.host!r} is fixed for {fixed.owner} (no "
+                f"key sets it), and {movable} takes it too; give {movable.key} another port "
+                "or another host",
             ))
+            continue
+        problems.append(Problem(
+            claim.key,
+            f"port {claim.port} on host {claim.host!r} is taken twice: by {first} and "
+            f"{claim}; give one of them another port or another host",
+        ))
     return problems

@@ -101,7 +101,7 @@ def openstack_ports(settings: Settings, layout: ControlPlaneLayout) -> list[Port
                  for s in layout.services for name, port in s.spec.apis.items()]
     if layout.api_vip is not None:
         frontends += [PortClaim(m.host, API_ENDPOINT_MONITOR_PORT, "openstack.api.virtualAddress",
-                                "the API HAProxy's monitor (keepalived's check)")
+                                "the API HAProxy's monitor (keepalived's check)", fixed=True)
                       for m in layout.api_vip.members]
     if not settings.multi_host:
         return frontends if settings.openstack.api.publish else []

@@ -200,7 +200,7 @@ def published_ports(topology: Topology) -> list[PortClaim]:
     """Every port a node takes on its Docker host, with the key that placed it there."""
     if topology.network_mode == "host":
         monitors = [PortClaim(m.host, topology.sql_vip.monitor_port, topology.sql_vip.key,
-                              "the SQL HAProxy's monitor (keepalived's check)")
+                              "the SQL HAProxy's monitor (keepalived's check)", fixed=True)
                     for m in topology.sql_vip.members] if topology.sql_vip else []
         return [PortClaim(n.host, n.port, n.placement_key, f"{n.name} port")
                 for n in topology.nodes if n.port is not None] + monitors

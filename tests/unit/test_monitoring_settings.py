@@ -67,3 +67,14 @@ def test_haproxy_reads_both_configurations_with_its_exporter(stack: str,
                                 text=True, check=False)
         assert result.returncode == 0, result.stdout + result.stderr
         assert "WARNING" not in result.stdout + result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(("key", "port", "owner"), [
+    ("monitoring.prometheusPort", 61313, "the SQL HAProxy's monitor"),
+    ("sqlNodes.checkPort", 61314, "the API HAProxy's monitor"),
+])
+def test_a_clash_with_a_fixed_port_is_reported_under_the_key_that_can_move(
+        key: str, port: int, owner: str) -> None:
+    found = problems(modified("prod", key, port))
+    assert list(found) == [key]
+    assert f"is fixed for {owner}" in found[key] and f"give {key} another port" in found[key]
