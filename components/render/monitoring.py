@@ -16,7 +16,6 @@ Exporters, not code of ours (the brief's "a well-kept tool beats our own code"):
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -24,10 +23,9 @@ from typing import Any
 
 import yaml
 
-from components.render.common import HEADER
-from components.render.ndb import ROOT_PASSWORD_PATH, SQL_DATA_DIR
-from components.render.shell import Script, script_file
-from components.render.sql_check import ACCOUNT_SCRIPT
+from components.render.common import HEADER, generated_password
+from components.render.shell import Script
+from components.render.sql_check import account_script
 from config.addressing import Endpoint, bind_address
 from config.monitoring import MonitoringPlaces, monitoring_places
 from config.openstack_layout import ControlPlaneLayout
@@ -59,14 +57,10 @@ EXPORTER_MAX_CONNECTIONS = 3
 # mysqld_exporter 0.14's replication collector asks `SHOW SLAVE STATUS`, which MySQL 8.4
 # removed (1064 at every scrape on the test bed's 9.7); NDB's SQL nodes replicate nothing here.
 MYSQLD_EXPORTER_FLAGS = ("--no-collect.slave_status",)
-_PASSWORD = re.compile(r"^[A-Za-z0-9_.-]{8,128}$")
 
 
 def _checked(password: str) -> str:
-    if not _PASSWORD.match(password):
-        raise ValueError("the exporter account's password must be 8-128 letters, digits, '_', "
-                         "'.' or '-' (a pulumi_random password with special=False is)")
-    return password
+    return generated_password(password, "the exporter account")
 
 
 def render_exporter_account_sql(password: str) -> str:
@@ -249,14 +243,8 @@ def render_monitoring(settings: Settings, topology: Topology,
         return Endpoint(bind_address(topology.network_mode, where.host), where.port)
 
     exporters = tuple(
-        MysqldExporter(node, where, mysqld_exporter_command(listen(where)), Script(
-            script_file(ACCOUNT_SCRIPT), {
-                "SQL_CHECK_ACCOUNT_TITLE": f"exporter account on {node.name}",
-                "SQL_ROOT_PASSWORD_FILE": ROOT_PASSWORD_PATH,
-                "SQL_SOCKET": f"{SQL_DATA_DIR}/mysql.sock",
-                "SQL_CHECK_ACCOUNT_TIMEOUT_SECONDS": str(settings.gates.timeout_seconds),
-                "SQL_CHECK_ACCOUNT_POLL_SECONDS": str(settings.gates.poll_seconds),
-            }))
+        MysqldExporter(node, where, mysqld_exporter_command(listen(where)),
+                       account_script(settings, f"exporter account on {node.name}"))
         for node, where in places.mysqld_exporters)
     return MonitoringArtifacts(
         places=places,

@@ -26,9 +26,9 @@ a 0400 option file, never from an argument or an environment variable.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
+from components.render.common import generated_password
 from components.render.ndb import ROOT_PASSWORD_PATH, SQL_DATA_DIR
 from components.render.shell import SCRIPTS_DIR, Script, script_file
 from config.addressing import Endpoint
@@ -59,9 +59,6 @@ PROBE_TIMEOUT_S = 0.5
 # restart joins the new one (not verified here, no Docker engine: docs/design.md §2.4). Longer
 # than a mysqld restart takes to listen again.
 EXIT_AFTER_S = 30
-# A generated password (pulumi_random, special=False) is alphanumeric. It is written between
-# single quotes into SQL and bare into an option file: nothing that could end either passes.
-_PASSWORD = re.compile(r"^[A-Za-z0-9_.-]{8,128}$")
 
 
 @dataclass(frozen=True)
@@ -101,6 +98,19 @@ def agent_arguments(node: Node, endpoint: Endpoint, peers: list[Endpoint], *,
     ]
 
 
+def account_script(settings: Settings, title: str) -> Script:
+    """scripts/sql-check-account.sh: runs the SQL statements on its standard input as root
+    over a SQL node's socket, retrying until mysqld takes them; `title` names it in the log
+    ("check account on ndb-sql-1"). The check agent's and the exporter's accounts use it."""
+    return Script(script_file(ACCOUNT_SCRIPT), {
+        "SQL_CHECK_ACCOUNT_TITLE": title,
+        "SQL_ROOT_PASSWORD_FILE": ROOT_PASSWORD_PATH,
+        "SQL_SOCKET": f"{SQL_DATA_DIR}/mysql.sock",
+        "SQL_CHECK_ACCOUNT_TIMEOUT_SECONDS": str(settings.gates.timeout_seconds),
+        "SQL_CHECK_ACCOUNT_POLL_SECONDS": str(settings.gates.poll_seconds),
+    })
+
+
 def render_sql_checks(settings: Settings, topology: Topology) -> tuple[SqlCheck, ...]:
     """Per SQL node, in topology order: its agent's endpoint and command, its account script."""
     checks = []
@@ -109,22 +119,13 @@ def render_sql_checks(settings: Settings, topology: Topology) -> tuple[SqlCheck,
         command = ("mysqlsh", "--py", "--file", AGENT_PATH,
                    *agent_arguments(node, endpoint, cluster_peers(topology, node),
                                     defaults_file=CHECK_CNF_PATH))
-        account = Script(script_file(ACCOUNT_SCRIPT), {
-            "SQL_CHECK_ACCOUNT_TITLE": f"check account on {node.name}",
-            "SQL_ROOT_PASSWORD_FILE": ROOT_PASSWORD_PATH,
-            "SQL_SOCKET": f"{SQL_DATA_DIR}/mysql.sock",
-            "SQL_CHECK_ACCOUNT_TIMEOUT_SECONDS": str(settings.gates.timeout_seconds),
-            "SQL_CHECK_ACCOUNT_POLL_SECONDS": str(settings.gates.poll_seconds),
-        })
+        account = account_script(settings, f"check account on {node.name}")
         checks.append(SqlCheck(node, endpoint, command, account))
     return tuple(checks)
 
 
 def _checked(password: str) -> str:
-    if not _PASSWORD.match(password):
-        raise ValueError("the check account's password must be 8-128 letters, digits, '_', "
-                         "'.' or '-' (a pulumi_random password with special=False is)")
-    return password
+    return generated_password(password, "the check account")
 
 
 def render_check_cnf(password: str) -> str:
