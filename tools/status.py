@@ -241,8 +241,10 @@ def render_text(status: Status, title: str) -> str:
         out.append("\nSQL endpoint backends (each SQL node's check agent: 200 = in rotation)")
         out += [f"  {name:<14} {answer}" for name, answer in status.backends.items()]
     backup = status.last_backup
+    # sql_nodes_connected is read with the backup: None means ndbinfo was not read at all.
+    none = "none" if status.sql_nodes_connected is not None else "unknown (no ndbinfo)"
     out.append("\nLast backup: " + (f"{backup['id']} at {backup['time'] or 'unknown time'}"
-                                    if backup else "none"))
+                                    if backup else none))
     out.append(f"\nCluster log, last {ALERT_LINES} ALERT events:" if status.alerts
                else "\nCluster log: no ALERT events")
     out += [f"  {line}" for line in status.alerts]

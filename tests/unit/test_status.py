@@ -56,7 +56,9 @@ def test_text_lists_what_could_not_be_read() -> None:
     status = Status(time="t", nodes=parse_show(SHOW), problems=["no ndbinfo: refused"])
     text = render_text(status, "status")
     assert "Not shown:\n  no ndbinfo: refused" in text
-    assert "Last backup: none" in text
+    assert "Last backup: unknown (no ndbinfo)" in text  # not "none": it was not read
+    status.sql_nodes_connected = 2
+    assert "Last backup: none" in render_text(status, "status")
     assert "Cluster log: no ALERT events" in text
 
 
