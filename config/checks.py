@@ -6,7 +6,11 @@ from collections import defaultdict
 
 from config import ndb_parameters, sizing
 from config.addressing import DATA_NODES, PortClaim, usable_offsets
-from config.monitoring import monitoring_port_claims, monitoring_problems
+from config.monitoring import (
+    haproxy_metrics_problems,
+    monitoring_port_claims,
+    monitoring_problems,
+)
 from config.openstack_checks import check_openstack, openstack_ports
 from config.openstack_layout import build_layout
 from config.problems import Problem, unknown_host
@@ -245,6 +249,7 @@ def _check_ports(settings: Settings, topology: Topology) -> list[Problem]:
              + monitoring_port_claims(settings, topology, layout))
     if (clash := check_port_problem(settings)) is not None:
         problems.append(Problem(CHECK_PORT_KEY, clash))
+    problems += haproxy_metrics_problems(settings, layout)
     for claim in taken:
         first = owner.setdefault((claim.host, claim.port), claim)
         if first is claim:

@@ -111,6 +111,40 @@ def monitoring_port_claims(settings: Settings, topology: Topology,
     return claims
 
 
+def haproxy_metrics_problems(settings: Settings,
+                             layout: ControlPlaneLayout | None) -> list[Problem]:
+    """`monitoring.haproxyMetricsPort` where the port claims cannot see it: on a bridge
+    network each HAProxy is a container of its own, so its exporter's port must differ from
+    that HAProxy's own frontends (the SQL endpoint's `endpoint.port`; the APIs' ports for
+    the port + 1). HAProxy would start anyway (it binds with SO_REUSEPORT) and the kernel
+    would hand the frontend's clients to the exporter in turn. The APIs' exporter port,
+    this port + 1, must also be a port."""
+    m = settings.monitoring
+    if not m.enabled:
+        return []
+    problems = []
+    port, api_port = m.haproxy_metrics_port, m.haproxy_metrics_port + 1
+    services = layout.services if layout is not None else ()
+    if services and api_port > 65535:
+        problems.append(Problem(HAPROXY_METRICS_PORT_KEY, (
+            f"{port} + 1 is no port: the APIs' HAProxy serves its exporter on "
+            "monitoring.haproxyMetricsPort + 1; choose at most 65534")))
+    if settings.multi_host:
+        return problems  # host networking: the port claims see every HAProxy's ports
+    if port == settings.endpoint.port:
+        problems.append(Problem(HAPROXY_METRICS_PORT_KEY, (
+            f"{port} is endpoint.port too: HAProxy's exporter runs in the SQL endpoint's "
+            "HAProxy, which already listens there; choose another port")))
+    for s in services:
+        for name, api in s.spec.apis.items():
+            if api.port == api_port:
+                problems.append(Problem(HAPROXY_METRICS_PORT_KEY, (
+                    f"{port} + 1 = {api_port} is the {s.name} {name} API's port too "
+                    f"(catalog {s.name}.apis.{name}.port): the APIs' HAProxy serves its "
+                    "exporter on monitoring.haproxyMetricsPort + 1; choose another port")))
+    return problems
+
+
 def monitoring_problems(settings: Settings) -> list[Problem]:
     """Unknown `monitoring.host`; on a bridge network, a mysqld_exporter port that its SQL
     node's mysqld or check agent already takes in the namespace they share."""

@@ -117,9 +117,15 @@ def _read_sql(access: Access, status: Status) -> None:
                            autocommit=True, cursorclass=pymysql.cursors.DictCursor)
     with conn, conn.cursor() as cur:
         data = {n.node_id: n for n in status.nodes if n.kind == "NDB"}
+        from_mgm = bool(status.nodes)
         cur.execute(_query("ndb_data_node"))
         for row in cur.fetchall():
             node = data.get(int(row["node_id"]))
+            if node is None and not from_mgm:
+                # ndb_mgm did not answer (its management node down): ndbinfo still lists
+                # every configured data node, without address and version.
+                node = data[int(row["node_id"])] = Node(int(row["node_id"]), "NDB", None, None)
+                status.nodes.append(node)
             if node is not None:
                 node.state = row["status"] + (
                     f" (start phase {row['start_phase']})" if row["status"] == "STARTING" else "")
@@ -129,6 +135,12 @@ def _read_sql(access: Access, status: Status) -> None:
             if node is not None and row["memory_type"] == "Data memory":
                 node.data_memory_used = int(row["used_bytes"])
                 node.data_memory_total = int(row["total_bytes"])
+        if not from_mgm:
+            cur.execute(_query("ndb_management_node"))
+            status.nodes += [Node(int(row["node_id"]), "MGM", None, None,
+                                  state="connected" if int(row["connected"]) else
+                                  "not connected")
+                             for row in cur.fetchall()]
         cur.execute(_query("ndb_sql_nodes_connected"))
         status.sql_nodes_connected = int(cur.fetchone()["connected"])
         cur.execute(_query("ndb_database_memory"))
@@ -158,26 +170,39 @@ def _ask_check(url: str) -> str:
 def gather(access: Access) -> Status:
     """Everything `make status` shows; what cannot be read is listed in `problems`."""
     status = Status(time=datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC"))
-    show = subprocess.run([*access.ndb_mgm, "-e", "show"], capture_output=True, text=True,
-                          timeout=60, check=False)
-    if show.returncode == 0:
-        status.nodes = parse_show(show.stdout)
+    # One attempt: ndb_mgm's default retries 12 times 5 s apart, so a management node that
+    # is down held `make status` 56 s on the test bed (and 0 retries means forever).
+    show, failure = _run([*access.ndb_mgm, "--connect-retries=1", "-e", "show"])
+    if show is None:
+        status.problems.append(f"ndb_mgm -e show failed: {failure}")
     else:
-        status.problems.append(f"ndb_mgm -e show failed: {(show.stderr or show.stdout).strip()}")
+        status.nodes = parse_show(show)
     try:
         _read_sql(access, status)
     except Exception as error:
         status.problems.append(f"no ndbinfo through {access.sql_host}:{access.sql_port}: "
                                f"{error}")
     status.backends = {name: _ask_check(url) for name, url in access.checks.items()}
-    log = subprocess.run(access.cluster_log, capture_output=True, text=True, timeout=60,
-                         check=False)
-    if log.returncode == 0:
-        status.alerts = [line for line in log.stdout.splitlines()
-                         if _ALERT.search(line)][-ALERT_LINES:]
+    log, failure = _run(access.cluster_log)
+    if log is None:
+        status.problems.append(f"cluster log unreadable: {failure}")
     else:
-        status.problems.append(f"cluster log unreadable: {log.stderr.strip()}")
+        status.alerts = [line for line in log.splitlines()
+                         if _ALERT.search(line)][-ALERT_LINES:]
     return status
+
+
+def _run(argv: list[str], timeout: float = 60) -> tuple[str | None, str]:
+    """(`argv`'s standard output, "") or, when it fails (exit status, no such program,
+    timeout in seconds), (None, why) for `Status.problems`: never a traceback."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=timeout,
+                              check=False)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return None, str(error)
+    if done.returncode != 0:
+        return None, (done.stderr or done.stdout).strip() or f"exit {done.returncode}"
+    return done.stdout, ""
 
 
 def _mib(size: int) -> str:
@@ -216,8 +241,10 @@ def render_text(status: Status, title: str) -> str:
         out.append("\nSQL endpoint backends (each SQL node's check agent: 200 = in rotation)")
         out += [f"  {name:<14} {answer}" for name, answer in status.backends.items()]
     backup = status.last_backup
+    # sql_nodes_connected is read with the backup: None means ndbinfo was not read at all.
+    none = "none" if status.sql_nodes_connected is not None else "unknown (no ndbinfo)"
     out.append("\nLast backup: " + (f"{backup['id']} at {backup['time'] or 'unknown time'}"
-                                    if backup else "none"))
+                                    if backup else none))
     out.append(f"\nCluster log, last {ALERT_LINES} ALERT events:" if status.alerts
                else "\nCluster log: no ALERT events")
     out += [f"  {line}" for line in status.alerts]
@@ -250,14 +277,23 @@ def stack_access(stack: str) -> Access:
     if shutil.which("pulumi") is None:
         raise SystemExit("the Pulumi CLI is not installed, so no deployed stack can be read; "
                          "for the test bed's cluster: make status TESTBED=1")
-    stack_file = yaml.safe_load((ROOT / f"Pulumi.{stack}.yaml").read_text())
+    path = ROOT / f"Pulumi.{stack}.yaml"
+    if not path.exists():
+        raise SystemExit(f"no stack file {path.name}: STACK names a stack of this project "
+                         "(dev, prod, or your Pulumi.<stack>.yaml)")
+    stack_file = yaml.safe_load(path.read_text())
     settings = load_settings({k.removeprefix("openstack-ndb:"): v
                               for k, v in (stack_file.get("config") or {}).items()})
     topo = build_topology(settings)
 
     def output(name: str, *extra: str) -> str:
         result = subprocess.run(["pulumi", "stack", "output", "--stack", stack, name, *extra],
-                                capture_output=True, text=True, check=True, cwd=ROOT)
+                                capture_output=True, text=True, check=False, cwd=ROOT)
+        if result.returncode != 0:
+            raise SystemExit(f"pulumi stack output {name} failed on stack {stack}: "
+                             f"{result.stderr.strip()}\n(is it deployed? `make up "
+                             f"STACK={stack}`; same PULUMI_BACKEND_URL as then?) For the "
+                             "test bed's cluster: make status TESTBED=1")
         return result.stdout.strip()
 
     host, port = output("sqlEndpoint").rsplit(":", 1)
@@ -266,7 +302,10 @@ def stack_access(stack: str) -> Access:
     logs = [f"{NDB_DATA_DIR}/ndb_{m.node_id}_cluster.log" for m in topo.management
             if m.host == mgm.host]
     return Access(
-        ndb_mgm=[*docker, "ndb_mgm"], sql_host=host, sql_port=int(port), sql_user="root",
+        # Every management node's address, as the gates ask (a stack's port may not be
+        # ndb_mgm's default 1186).
+        ndb_mgm=[*docker, "ndb_mgm", "-c", topo.connectstring],
+        sql_host=host, sql_port=int(port), sql_user="root",
         sql_password=output("rootPassword", "--show-secrets"),
         checks={n.name: f"http://{check_endpoint(settings, topo, n)}/" for n in topo.sql},
         cluster_log=[*docker, "cat", *logs])

@@ -47,6 +47,27 @@ def test_a_published_port_clash_on_one_host_is_refused() -> None:
     assert "port 5000 on host 'local' is taken twice" in found["monitoring.grafanaPort"]
 
 
+def test_a_haproxy_metrics_port_its_haproxy_listens_on_is_refused_on_one_host() -> None:
+    # HAProxy starts with such a file (SO_REUSEPORT) and the kernel hands the frontend's
+    # clients to the exporter in turn: 7 of 20 requests to one port reached the exporter.
+    key = "monitoring.haproxyMetricsPort"
+    found = problems(modified("dev", key, 3306))
+    assert list(found) == [key]
+    assert found[key].startswith("3306 is endpoint.port too")
+    found = problems(modified("dev", key, 4999))
+    assert list(found) == [key]
+    assert found[key].startswith("4999 + 1 = 5000 is the keystone public API's port too")
+    assert load_settings(modified("dev", key, 5000)).monitoring.haproxy_metrics_port == 5000
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_a_haproxy_metrics_port_without_a_next_port_is_refused(stack: str) -> None:
+    found = problems(modified(stack, "monitoring.haproxyMetricsPort", 65535))
+    assert found == {"monitoring.haproxyMetricsPort": (
+        "65535 + 1 is no port: the APIs' HAProxy serves its exporter on "
+        "monitoring.haproxyMetricsPort + 1; choose at most 65534")}
+
+
 def test_monitoring_off_takes_no_port_and_checks_nothing() -> None:
     raw = modified("prod", "monitoring", {"enabled": False, "host": "db-z"})
     assert not load_settings(raw).monitoring.enabled
