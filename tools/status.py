@@ -216,9 +216,25 @@ def bar(used: int, total: int, width: int = BAR_WIDTH) -> str:
     return f"[{'#' * filled}{'.' * (width - filled)}] {share:4.0%} ({_mib(used)} of {_mib(total)})"
 
 
+def degraded(status: Status) -> list[str]:
+    """What is wrong with the cluster, one phrase each: a data node not STARTED (with its
+    node group when known), a management node not connected, a SQL node out of the SQL
+    endpoint's rotation. Empty for a healthy cluster."""
+    out = [f"data node {n.node_id} {n.state or 'not connected'}"
+           for n in status.nodes if n.kind == "NDB" and not n.state.startswith(
+               ("STARTED", "connected"))]
+    out += [f"management node {n.node_id} not connected"
+            for n in status.nodes if n.kind == "MGM" and n.state != "connected"]
+    out += [f"{name} out of the SQL endpoint's rotation ({answer.split(chr(10))[0]})"
+            for name, answer in status.backends.items() if not answer.startswith("200")]
+    return out
+
+
 def render_text(status: Status, title: str) -> str:
-    """The human view of `status`."""
-    out = [f"{title}  ({status.time})"]
+    """The human view of `status`: a one-line verdict (HEALTHY / DEGRADED: ...) first."""
+    wrong = degraded(status)
+    out = [f"{title}  ({status.time})",
+           "DEGRADED: " + "; ".join(wrong) if wrong else "HEALTHY"]
     kinds = (("MGM", "Management nodes"), ("NDB", "Data nodes"), ("API", "SQL nodes and API slots"))
     for kind, heading in kinds:
         nodes = [n for n in status.nodes if n.kind == kind]
@@ -321,12 +337,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     access = testbed_access(args.stack) if args.testbed else stack_access(args.stack)
     status = gather(access)
-    if args.json:
-        print(json.dumps(asdict(status), indent=2))
-    else:
-        where = "test bed" if args.testbed else "stack"
-        print(render_text(status, f"openstack-ndb status: {where} {args.stack}"))
-    return 0 if not status.problems else 1
+    try:
+        if args.json:
+            print(json.dumps({**asdict(status), "degraded": degraded(status)}, indent=2))
+        else:
+            where = "test bed" if args.testbed else "stack"
+            print(render_text(status, f"openstack-ndb status: {where} {args.stack}"))
+        sys.stdout.flush()
+    except BrokenPipeError:  # `make status | head`
+        return 0
+    # 0 healthy, 2 degraded, 1 something could not be read (scripts can tell them apart).
+    return 1 if status.problems else 2 if degraded(status) else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ from tools.status import (
     Node,
     Status,
     bar,
+    degraded,
     gather,
     parse_show,
     render_text,
@@ -102,3 +103,15 @@ def test_a_stack_not_deployed_or_unknown_is_said_without_a_traceback(
     with pytest.raises(SystemExit) as info:
         stack_access("nope")
     assert str(info.value).startswith("no stack file Pulumi.nope.yaml")
+
+
+def test_the_first_line_says_healthy_or_what_is_degraded() -> None:
+    healthy = Status(time="t", nodes=[Node(1, "NDB", "a", "9.7.2", 0, "STARTED"),
+                                      Node(145, "MGM", "b", "9.7.2", None, "connected")],
+                     backends={"ndb-sql-1": "200 ready"})
+    assert render_text(healthy, "s").splitlines()[1] == "HEALTHY"
+    assert degraded(healthy) == []
+    sick = Status(time="t", nodes=parse_show(SHOW), backends={"ndb-sql-2": "503 probe failed"})
+    assert degraded(sick) == ["data node 2 not connected",
+                              "ndb-sql-2 out of the SQL endpoint's rotation (503 probe failed)"]
+    assert render_text(sick, "s").splitlines()[1].startswith("DEGRADED: data node 2")
