@@ -49,7 +49,10 @@ def check_settings(settings: Settings) -> list[Problem]:
 
 
 def _check_expected_scale(settings: Settings) -> list[Problem]:
-    found = memory_sizing.settings_estimate(settings)
+    try:
+        found = memory_sizing.settings_estimate(settings)
+    except memory_sizing.NoMeasurement as missing:
+        return [Problem("openstack.expectedScale", f"cannot be checked: {missing}")]
     if found is None or settings.data_nodes.data_memory >= found.data_memory:
         return []
     return [Problem(

@@ -87,8 +87,15 @@ class MemoryTable(BaseModel):
         return sum(c.bytes for c in self.objects.values()) / rows if rows else 0.0
 
 
+class NoMeasurement(ValueError):
+    """config/ndb_memory.yaml is missing: nothing to size from."""
+
+
 @cache
 def memory_table() -> MemoryTable:
+    """config/ndb_memory.yaml; raises NoMeasurement if it is missing."""
+    if not TABLE.is_file():
+        raise NoMeasurement(f"no measurement: {TABLE.name} is missing; run make measure-sizing")
     return MemoryTable.model_validate(yaml.safe_load(TABLE.read_text()))
 
 

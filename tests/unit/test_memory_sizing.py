@@ -3,6 +3,8 @@ settings check on openstack.expectedScale."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from pydantic.alias_generators import to_camel
 
@@ -136,3 +138,15 @@ def test_make_sizing_prints_the_inputs_and_the_figure() -> None:
     assert "stack" in text and "unmeasured" not in text  # both kinds measured, stack 0 held
     verdict = "enough" if 512 * MiB >= found.data_memory else "TOO SMALL"
     assert "(1 node group(s))" in text and verdict in text
+
+
+def test_without_a_measurement_the_check_says_how_to_make_one(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setattr(memory_sizing, "TABLE", tmp_path / "ndb_memory.yaml")
+    memory_sizing.memory_table.cache_clear()
+    try:
+        message = problems(modified("dev", "openstack.expectedScale", {"instances": 1}))[
+            "openstack.expectedScale"]
+    finally:
+        memory_sizing.memory_table.cache_clear()
+    assert "make measure-sizing" in message
