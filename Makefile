@@ -39,7 +39,7 @@ help:
 	@echo "make sizing   DataMemory per data node and node groups for a planned cloud (no root, no server):"
 	@echo "              the stack's openstack.expectedScale, or ARGS=\"--instances 2000 ...\" (--help lists them)"
 	@echo "make measure-sizing  measure bytes per OpenStack object on the test bed into config/ndb_memory.yaml"
-	@echo "              (root; the dev control plane with its compute stand-ins, ~20 min, 3 GB)"
+	@echo "              (root; the dev control plane with its compute stand-ins, ~12 min, 3 GB)"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon, the openstack CLI and Tempest from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"

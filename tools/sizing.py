@@ -97,7 +97,8 @@ def render(scale: ExpectedScale, services: tuple[str, ...], found: memory_sizing
         mib = f"{held * cost.bytes / MiB:>13,.1f}" if cost else f"{'-':>13}"
         lines.append(f"  {kind:22} {held:>12,} {each} {mib}")
     lines += ["", f"Per data node ({found.node_groups} node group(s)):",
-              f"  base ({', '.join(services)}) {found.base / MiB:>10,.1f} MiB",
+              f"  base of the services{'':13} {found.base / MiB:>10,.1f} MiB   "
+              f"({', '.join(services)})",
               f"  objects / node groups{'':12} {found.data / MiB:>10,.1f} MiB",
               f"  UNDO of the largest transaction{'':2} {found.undo / MiB:>10,.1f} MiB",
               f"  used{'':29} {found.used / MiB:>10,.1f} MiB",
