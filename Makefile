@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed bench-peer bench-ha openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed bench-peer bench-ha openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest sizing measure-sizing up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -38,6 +38,10 @@ help:
 	@echo "              cloud-down and cluster-down first. ARM: innodb and/or ndb (default both);"
 	@echo "              AREA: a list of identity image network orchestration compute volume smoke"
 	@echo "              (default every area but smoke, about 35 min); results in .tempest/"
+	@echo "make sizing   DataMemory per data node and node groups for a planned cloud (no root, no server):"
+	@echo "              the stack's openstack.expectedScale, or ARGS=\"--instances 2000 ...\" (--help lists them)"
+	@echo "make measure-sizing  measure bytes per OpenStack object on the test bed into config/ndb_memory.yaml"
+	@echo "              (root; the dev control plane with its compute stand-ins, ~12 min, 3 GB)"
 	@echo "make openstack-venvs  keystone, glance, placement, nova, neutron, heat, cinder, horizon, the openstack CLI and Tempest from PyPI (cached)"
 	@echo "make kolla-source     Kolla's own sources (kolla 23.0.0 from PyPI), for tests/kolla (cached)"
 	@echo "make lint     ruff and mypy"
@@ -146,6 +150,18 @@ ARM ?= innodb ndb
 AREA ?= identity image network orchestration compute volume
 tempest: venv testbed openstack-venvs kolla-source
 	$(PY) -m tests.openstack.tempest_run $(foreach a,$(ARM),--arm $(a)) $(foreach a,$(AREA),--area $(a))
+
+# DataMemory for the cloud you plan (tools/sizing.py over config/ndb_memory.yaml): the stack's
+# openstack.expectedScale with its services and data nodes, each ARGS flag overriding a key.
+ARGS ?=
+sizing: venv
+	$(PY) -m tools.sizing --stack $(STACK) $(ARGS)
+
+# What sizing reads: bytes per OpenStack object measured on the test bed (tools/measure/
+# sizing.py; the dev control plane as cloud-up starts it, objects created through the APIs).
+# Starts real servers on loopback: one at a time on a shared machine.
+measure-sizing: venv testbed openstack-venvs kolla-source
+	$(PY) -m tools.measure.sizing --out config/ndb_memory.yaml
 
 # Kolla's own sources (kolla 23.0.0, the 2026.2 images): reference data for tests/kolla.
 kolla-source: venv

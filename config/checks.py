@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 
-from config import ndb_parameters, sizing
+from config import memory_sizing, ndb_parameters, sizing
 from config.addressing import DATA_NODES, PortClaim, usable_offsets
 from config.monitoring import (
     haproxy_metrics_problems,
@@ -48,7 +49,28 @@ def check_settings(settings: Settings) -> list[Problem]:
     problems += _check_dictionary_limits(settings)
     problems += check_openstack(settings)
     problems += monitoring_problems(settings)
+    if not problems:  # the estimate needs sound data nodes and known services
+        problems += _check_expected_scale(settings)
     return problems
+
+
+def _check_expected_scale(settings: Settings) -> list[Problem]:
+    try:
+        found = memory_sizing.settings_estimate(settings)
+    except memory_sizing.NoMeasurement as missing:
+        return [Problem("openstack.expectedScale", f"cannot be checked: {missing}")]
+    if found is None or settings.data_nodes.data_memory >= found.data_memory:
+        return []
+    return [Problem(
+        "dataNodes.dataMemory",
+        f"DataMemory {_mib(settings.data_nodes.data_memory)} is too small for "
+        f"openstack.expectedScale: the cloud needs dataNodes.dataMemory of at least "
+        f"{_mib_up(found.data_memory)} per data node ({_mib_up(found.used)} used at "
+        f"targetFillPercent {found.target_fill_percent}: {_mib_up(found.base)} the services' "
+        f"base, {_mib_up(found.data)} their objects over {found.node_groups} node group(s), "
+        f"{_mib_up(found.undo)} UNDO; `make sizing` shows the table); raise dataMemory, add "
+        "node groups (dataNodes.count), or lower openstack.expectedScale",
+    )]
 
 
 def _check_dictionary_limits(settings: Settings) -> list[Problem]:
@@ -193,6 +215,10 @@ def data_node_memory_needed(settings: Settings) -> int:
 
 def _mib(size: int) -> str:
     return f"{size >> 20}M"
+
+
+def _mib_up(size: int) -> str:
+    return f"{math.ceil(size / (1 << 20))}M"
 
 
 def _check_replica_spread(settings: Settings, topology: Topology) -> list[Problem]:

@@ -210,6 +210,30 @@ class ApiEndpointSettings(Model):
     memory_limit: ByteSize = 256 << 20
 
 
+class ExpectedScale(Model):
+    """The cloud the cluster must hold, for sizing DataMemory (config/memory_sizing.py,
+    README "Sizing"). Counts are objects that exist at once; `...PerDay` are creations per
+    day, whose rows nova, cinder and heat keep (soft-deleted) until the operator purges them
+    (`nova-manage db purge`, `cinder-manage db purge`, `heat-manage purge_deleted`) every
+    `retentionDays`."""
+
+    instances: int = Field(default=0, ge=0)  # servers, each with its port
+    instance_creates_per_day: int = Field(default=0, ge=0)
+    failed_boots_per_day: int = Field(default=0, ge=0)  # each leaves a fault in cell0
+    ports: int = Field(default=0, ge=0)  # besides the instances' own
+    networks: int = Field(default=0, ge=0)  # each with one subnet
+    security_group_rules: int = Field(default=0, ge=0)
+    images: int = Field(default=0, ge=0)
+    volumes: int = Field(default=0, ge=0)
+    volume_creates_per_day: int = Field(default=0, ge=0)
+    stacks: int = Field(default=0, ge=0)  # heat stacks, with their events
+    stack_creates_per_day: int = Field(default=0, ge=0)
+    retention_days: int = Field(default=90, ge=0)  # days between purges of deleted rows
+    # The DataMemory fill the cloud should stay under; NDB refuses rows at 100 % less
+    # MinFreePct (5 % by default), and the cluster log warns at 80 % and 90 %.
+    target_fill_percent: int = Field(default=70, ge=10, le=90)
+
+
 class OpenStackSettings(Model):
     # The services to deploy, from config/catalog.yaml; their databases also size NDB's
     # dictionary (config/sizing.py).
@@ -240,6 +264,9 @@ class OpenStackSettings(Model):
     # (docs/ndb-compatibility.md, "Character sets"). The collation follows from it
     # (components/database.py `collation_for`).
     database_charset: DatabaseCharset = "utf8mb3"
+    # The cloud this cluster is for: a dataNodes.dataMemory too small for it is refused
+    # (config/memory_sizing.py from the measured config/ndb_memory.yaml). Unset: not checked.
+    expected_scale: ExpectedScale | None = None
 
 
 class VolumeSettings(Model):
@@ -344,8 +371,19 @@ def field_defaults(model: type[BaseModel], prefix: str = "") -> dict[str, Any]:
     for name, info in model.model_fields.items():
         key = prefix + (info.alias or to_camel(name))
         default = info.get_default(call_default_factory=True)
+        optional = _optional_model(info.annotation)
         if isinstance(default, BaseModel):
             out.update(field_defaults(type(default), key + "."))
+        elif default is None and optional is not None:  # unset by default, its keys listed
+            out.update(field_defaults(optional, key + "."))
         else:
             out[key] = default
     return out
+
+
+def _optional_model(annotation: Any) -> type[BaseModel] | None:
+    """The model of a `Model | None` field, else None."""
+    for arg in getattr(annotation, "__args__", ()):
+        if isinstance(arg, type) and issubclass(arg, BaseModel):
+            return arg
+    return None
