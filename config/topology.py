@@ -207,3 +207,20 @@ def published_ports(topology: Topology) -> list[PortClaim]:
     keys = {"mgm": "management.publishPort", "endpoint": "endpoint.publishPort"}
     return [PortClaim(n.host, n.published_port, keys[n.kind], n.name)
             for n in topology.nodes if n.published_port is not None]
+
+
+def deployed_record(settings: Settings, topology: Topology) -> dict[str, object]:
+    """What a live cluster cannot change in place, as the stack records it after each
+    deployment (components/ndb/deployed.py keeps it; its check compares the next one):
+
+        {"dataNodes": {"1": "db-a", ...},        # NDB node id (a string) -> DockerHost.name
+         "managementNodes": {"145": "db-a", ...},
+         "noOfReplicas": 2, "sqlConnectionPool": 1}
+
+    String keys, as every Pulumi property map has."""
+    return {
+        "dataNodes": {str(n.node_id): n.host for n in topology.data},
+        "managementNodes": {str(n.node_id): n.host for n in topology.management},
+        "noOfReplicas": settings.data_nodes.no_of_replicas,
+        "sqlConnectionPool": settings.sql_nodes.connection_pool,
+    }
