@@ -45,7 +45,10 @@ case "$sql" in
     table=$(tr '\n' ' ' <<< "$sql" | sed -E "s/.*table_name = '([^']*)'.*/\1/")
     if grep -qx "$table" "$state/spread"; then wc -l < "$state/grouped"; else echo 2; fi ;;
   "SELECT IFNULL"*) echo "1:96K 2:96K" ;;
-  "ALTER TABLE"*) sed -E 's/.*`\.`([^`]*)`.*/\1/' <<< "$sql" >> "$state/spread" ;;
+  "ALTER TABLE"*)
+    table=$(sed -E 's/.*`\.`([^`]*)`.*/\1/' <<< "$sql")
+    if [ -e "$state/fail-$table" ]; then echo "ERROR 2013: Lost connection" >&2; exit 1; fi
+    echo "$table" >> "$state/spread" ;;
   "OPTIMIZE TABLE"*) printf 'keystone.user\toptimize\tstatus\tOK\n' ;;
   *) echo "unexpected: $sql" >&2; exit 1 ;;
 esac
@@ -121,3 +124,21 @@ def test_sql_node_restart_skips_a_node_that_is_not_connected(tmp_path: Path) -> 
     done = run(artifacts.sql_restarts[0], {**extra, **restart})
     assert done.returncode == 0, done.stdout + done.stderr
     assert marker.exists() and "ready: SQL node connected again (nodes 147)" in done.stdout
+
+
+def test_an_interrupted_run_is_finished_by_the_next(tmp_path: Path) -> None:
+    """The ALTER of the second table fails (a lost connection, an interrupted update): the run
+    fails saying so; the next run creates no node group again and reorganises only that
+    table."""
+    extra = stand_ins(tmp_path)
+    (tmp_path / "fail-project").touch()
+    first = run(four(), extra)
+    assert first.returncode == 1
+    assert "[2/2] keystone.project: ALTER TABLE ... REORGANIZE PARTITION" in first.stderr
+    assert "the next run starts again" in first.stderr
+    (tmp_path / "fail-project").unlink()
+    second = run(four(), extra)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "creating a node group" not in second.stdout
+    assert "1 of 2 NDB tables reorganised" in second.stdout and "1 already on" in second.stdout
+    assert "[2/2] keystone.project: on 2 -> 4 data nodes" in second.stdout
