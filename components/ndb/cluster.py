@@ -86,7 +86,8 @@ class Cluster(pulumi.ComponentResource):
                 create="echo 'SQL node created with data nodes '\"$NDB_DATA_NODE_IDS\"",
                 update=script.text, interpreter=GATE_INTERPRETER,
                 environment={**script.environment, **mgm_env, "NDB_DATA_NODE_IDS": data_ids,
-                             "SQL_RESTART": f"docker --host {endpoint} restart "
+                             # mysqld's clean shutdown, not docker's 10 s default
+                             "SQL_RESTART": f"docker --host {endpoint} restart --time 60 "
                                             f"{sql.container_name}"},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous))
             self.sql_restarts.append(restart)
