@@ -45,7 +45,7 @@ from testbed.rendered import cluster_files
 from tests.openstack.cluster import admin_endpoint, require_services
 from tests.openstack.rendered import RenderedServices, memcached
 from tests.stacks import modified, raw_settings
-from tests.testbed.load import WriteLoad, read_back, summary
+from tests.testbed.load import LoadResult, Verification, WriteLoad, read_back, summary
 
 pytestmark = pytest.mark.full
 
@@ -204,6 +204,45 @@ def spread(cluster: TestCluster, node_id: int) -> dict[str, int]:
     return {name: int(n) for name, n in (line.split("\t") for line in out.splitlines() if line)}
 
 
+def report(steps: Steps, result: LoadResult, checks: list[Verification],
+           window: tuple[float, float], tables: int) -> None:
+    began, ended = window
+    print("\n" + summary("2 -> 4 data nodes, whole run", result, checks))
+    print(summary("2 -> 4 data nodes, scale-out window", result, checks, began, ended))
+    for label, seconds in steps.times.items():
+        print(f"[scale-out] {label}: {seconds:.1f} s")
+    print(f"[scale-out] all steps: {ended - began:.1f} s; longest write stall in them "
+          f"{result.longest_stall(began, ended):.2f} s; {tables} NDB tables")
+
+
+def rows(cluster: TestCluster, node_id: int, table: tuple[str, str]) -> list[str]:
+    """Every row of a table as the mysql client prints it, sorted."""
+    return sorted(cluster.sql(node_id, f"SELECT * FROM `{table[0]}`.`{table[1]}`",
+                              timeout=300).splitlines())
+
+
+def assert_same_rows(cluster: TestCluster, node_id: int, tables: list[tuple[str, str]],
+                     before: dict[str, list[str]]) -> None:
+    """Row for row what `before` holds; the differing rows printed (a checksum alone does not
+    say what changed)."""
+    differ = []
+    for table in tables:
+        name = f"{table[0]}.{table[1]}"
+        now = rows(cluster, node_id, table)
+        if now != before[name]:
+            gone = sorted(set(before[name]) - set(now))[:5]
+            new = sorted(set(now) - set(before[name]))[:5]
+            differ.append(f"{name}: {len(before[name])} -> {len(now)} rows; "
+                          f"gone {gone}; new {new}")
+    assert not differ, f"SQL node {node_id}:\n" + "\n".join(differ)
+
+
+def assert_in_group_1(cluster: TestCluster) -> None:
+    show = cluster.ndb_mgm("show")
+    assert re.search(r"id=3\s.*Nodegroup: 1", show), show
+    assert re.search(r"id=4\s.*Nodegroup: 1", show), show
+
+
 def test_two_to_four_data_nodes_under_write_load(tmp_path_factory: pytest.TempPathFactory
                                                  ) -> None:
     require_testbed()
@@ -223,6 +262,7 @@ def test_two_to_four_data_nodes_under_write_load(tmp_path_factory: pytest.TempPa
         checked = [(s, t) for s, t in tables if s != "mysql"]
         assert sum(s == "keystone" for s, _ in checked) >= 40, checked
         before = checksums(cluster, SQL_NODES[0], checked)
+        rows_before = {f"{t[0]}.{t[1]}": rows(cluster, SQL_NODES[0], t) for t in checked}
         steps = Steps(cluster, workdir)
         connect: Callable[[], Any] = partial(
             _connect, cluster.endpoint(), connect_timeout=5, read_timeout=60, write_timeout=60)
@@ -235,23 +275,24 @@ def test_two_to_four_data_nodes_under_write_load(tmp_path_factory: pytest.TempPa
             assert load.wait_for_commits(50, ended, timeout=120) >= 50, "no commits after"
         result = load.result()
 
+        # The figures first, so that a failed check below still leaves them.
+        checks = [result.verify(n, read_back(partial(_connect, cluster.sql_address(n)),
+                                             load.table)) for n in SQL_NODES]
+        report(steps, result, checks, (began, ended), len(tables))
+        assert all(not c.lost and not c.unexpected for c in checks), checks
+
         # Every NDB table on all four data nodes, the rows as they were on both SQL nodes.
         on = spread(cluster, SQL_NODES[0])
         assert len(on) >= len(tables) and set(on.values()) == {4}, on
         for node_id in SQL_NODES:
+            assert_same_rows(cluster, node_id, checked, rows_before)
             assert checksums(cluster, node_id, checked) == before, f"SQL node {node_id}"
-        show = cluster.ndb_mgm("show")
-        assert re.search(r"id=3\s.*Nodegroup: 1", show) and re.search(r"id=4\s.*Nodegroup: 1",
-                                                                       show), show
-        checks = [result.verify(n, read_back(partial(_connect, cluster.sql_address(n)),
-                                             load.table)) for n in SQL_NODES]
-        print("\n" + summary("2 -> 4 data nodes, whole run", result, checks))
-        print(summary("2 -> 4 data nodes, scale-out window", result, checks, began, ended))
-        for label, seconds in steps.times.items():
-            print(f"[scale-out] {label}: {seconds:.1f} s")
-        print(f"[scale-out] all steps: {ended - began:.1f} s; longest write stall in them "
-              f"{result.longest_stall(began, ended):.2f} s; {len(tables)} NDB tables")
-        assert all(not c.lost and not c.unexpected for c in checks), checks
+        assert_in_group_1(cluster)
+
+        # The new nodes restarted (group 1's rolling restart, as a later config change runs
+        # it): config.ini says NodeGroup=1 for them, the cluster's own record keeps them there.
+        steps.run("rolling restart of group 1 (after)", artifacts.node_groups[1].rolling_restart)
+        assert_in_group_1(cluster)
 
         # Run again: nothing left to do.
         again = steps.scale_out(artifacts, "scale-out again")
