@@ -51,6 +51,10 @@ pytestmark = pytest.mark.full
 
 SQL_NODES = (147, 148)
 ROWS = 20_000
+# CHECKSUM TABLE keystone.project gives another value from one call to the next once a SQL
+# node restarted, before any reorganisation, while SELECT * returns the same rows on both
+# SQL nodes (a one-off run of these steps, 1 December 2026): its rows are compared instead.
+UNSTABLE_CHECKSUM = {"keystone.project"}
 
 
 class Refused(Exception):
@@ -286,7 +290,9 @@ def test_two_to_four_data_nodes_under_write_load(tmp_path_factory: pytest.TempPa
         assert len(on) >= len(tables) and set(on.values()) == {4}, on
         for node_id in SQL_NODES:
             assert_same_rows(cluster, node_id, checked, rows_before)
-            assert checksums(cluster, node_id, checked) == before, f"SQL node {node_id}"
+            now = checksums(cluster, node_id, checked)
+            assert {k: v for k, v in now.items() if k not in UNSTABLE_CHECKSUM} == \
+                {k: v for k, v in before.items() if k not in UNSTABLE_CHECKSUM}, node_id
         assert_in_group_1(cluster)
 
         # The new nodes restarted (group 1's rolling restart, as a later config change runs
