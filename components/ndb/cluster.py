@@ -11,7 +11,7 @@ hosts and uses them), and its children in dependency order:
 The rolling restarts run on a new config.ini only, the SQL node restarts when the data nodes
 change; on a scale-out this is NDB's online add-node order: management nodes, running data
 nodes, SQL nodes, then the new data nodes start, then their node groups and the tables'
-reorganisation (the scale-out command; docs/design.md §2.5). On a first deployment every
+reorganisation (the scale-out command; docs/design.md §2.6). On a first deployment every
 restart is a no-op and the scale-out finds nothing to do.
 """
 

@@ -9,7 +9,7 @@ config.ini change that needs no new container runs the manual's rolling restart 
 Built in two steps: the group's rolling restart first (it runs right after the management
 nodes took a new config.ini), then, by `start`, its containers and gates - after every group's
 rolling restart and every SQL node's restart (components/ndb/cluster.py): on a scale-out the
-new data nodes start only once the running nodes know them (docs/design.md §2.5).
+new data nodes start only once the running nodes know them (docs/design.md §2.6).
 """
 
 from __future__ import annotations

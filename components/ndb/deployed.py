@@ -8,7 +8,7 @@ resource's inputs (config/topology.py `deployed_record`); it changes only when a
 goes through, and a refused change leaves it as it was. The refusals follow the MySQL NDB
 Operator's admission webhook (pkg/apis/ndbcontroller/v1/validation.go: no fewer data nodes,
 no other redundancy level, no smaller connection pool), plus the moves of a node to another
-host that a Docker volume cannot follow (docs/design.md §2.6).
+host that a Docker volume cannot follow (docs/design.md §2.7).
 
 Pulumi's dynamic provider process rebuilds the provider from its pickle (dill), which names
 this module: it imports it from the program's directory, as it does components/database.py's

@@ -323,7 +323,7 @@ def test_keepalived_beside_each_frontend_haproxy_only_with_a_virtual_address() -
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_the_deployed_topology_is_checked_before_any_node(stack: str) -> None:
     """Every NDB node waits for the record whose check refuses what a live cluster cannot
-    change (docs/design.md §2.6): a refusal stops the update before any node changes."""
+    change (docs/design.md §2.7): a refusal stops the update before any node changes."""
     r = run(stack)
     record = r.by_name("ndb-deployed-topology")
     assert record.type == "pulumi-python:dynamic:Resource"
@@ -341,7 +341,7 @@ def scaled(count: int) -> Run:
 
 
 def test_scale_out_order_restarts_running_nodes_before_new_ones_start() -> None:
-    """2 -> 4 data nodes: NDB's online add-node order (docs/design.md §2.5) - mgmd, the running
+    """2 -> 4 data nodes: NDB's online add-node order (docs/design.md §2.6) - mgmd, the running
     group's rolling restart, each SQL node's restart, then the new group's containers; the
     scale-out after the SQL gate, and the control plane after the scale-out."""
     before, after = run("dev"), scaled(4)

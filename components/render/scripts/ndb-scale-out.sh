@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Puts new data nodes to work, the last steps of NDB's online add-node procedure (MySQL
 # manual, "Adding NDB Cluster Data Nodes Online: Detailed Example", steps 6-8; the MySQL NDB
-# Operator's handleAddNodeOnline; docs/design.md §2.5), once every data node is started:
+# Operator's handleAddNodeOnline; docs/design.md §2.6), once every data node is started:
 #   1. CREATE NODEGROUP for the data nodes `ndb_mgm -e show` lists with "no nodegroup",
 #      NoOfReplicas of them at a time in node id order;
 #   2. for every NDB table whose fragments are not yet on every data node of a node group

@@ -2,7 +2,7 @@
 # Restarts one SQL node so that it reads the cluster's new configuration: NDB's online
 # add-node procedure restarts every SQL and API node after the management and data nodes and
 # before the new data nodes start (MySQL manual, "Adding NDB Cluster Data Nodes Online:
-# Detailed Example", docs/design.md §2.5). Runs as the update of the SQL node's restart
+# Detailed Example", docs/design.md §2.6). Runs as the update of the SQL node's restart
 # command, when the data nodes of the configuration change. A SQL node that is not connected
 # is left alone: it reads the new configuration when it connects.
 #
