@@ -382,5 +382,44 @@ def test_scale_out_order_restarts_running_nodes_before_new_ones_start() -> None:
         after.by_name("ndb-mgmd-1-container").inputs
 
 
+def test_four_to_six_has_the_same_steps_for_the_third_node_group() -> None:
+    """4 -> 6 data nodes (the issue's 2 -> 4 -> 6): the same order as 2 -> 4 - mgmd, both
+    running groups' rolling restarts, each SQL node's restart, then node group 2's containers
+    (nodes 5 and 6) behind their gates, the scale-out after the SQL gate - and nodes 1-4's
+    containers unchanged; config.ini declares 5 and 6 in node group 2, and the scale-out
+    knows all six nodes (it creates the node group of those `show` lists without one)."""
+    before, after = scaled(4), scaled(6)
+    rolls = [after.by_name(f"ndb-group-{g}-rolling-restart") for g in (0, 1, 2)]
+    restarts = [after.by_name(f"ndb-sql-{i}-restart") for i in (1, 2)]
+    for roll in rolls:
+        assert r_depends(after, roll, after.by_name("ndb-mgmd-1-gate"))
+    assert all(after.depends_transitively(restarts[0], roll) for roll in rolls)
+    assert after.depends_transitively(restarts[1], restarts[0])
+    new = [after.by_name(f"ndb-group-2-data-{i}") for i in (5, 6)]
+    assert after.depends_transitively(new[1], after.by_name("ndb-group-2-data-5-gate"))
+    for c in new:
+        assert after.depends_transitively(c, restarts[-1]), c.name
+        assert not any(r.name == c.name for r in before.resources), c.name
+    scale_out = after.by_name("ndb-scale-out")
+    assert after.depends_transitively(scale_out, after.by_name("ndb-sql-gate"))
+    assert after.depends_transitively(after.by_name("ndb-sql-gate"),
+                                      after.by_name("ndb-group-2-gate"))
+    for name in ("ndb-sql-1-restart", "ndb-sql-2-restart", "ndb-scale-out"):
+        assert before.by_name(name).inputs["environment"] != \
+            after.by_name(name).inputs["environment"], name
+    assert scale_out.inputs["environment"]["NDB_NODE_IDS"] == "1 2 3 4 5 6"
+    assert restarts[0].inputs["environment"]["NDB_DATA_NODE_IDS"] == "1 2 3 4 5 6"
+    for g in (0, 1):
+        assert before.by_name(f"ndb-group-{g}-rolling-restart").inputs["environment"] != \
+            rolls[g].inputs["environment"]
+    for c in containers(before, "ndbmtd"):
+        assert after.by_name(c.name).inputs == c.inputs, c.name
+    ini = containers(after, "ndb_mgmd")[0].inputs["uploads"][0]["content"]
+    for node_id in (5, 6):
+        assert re.search(rf"NodeId={node_id}\nHostName=[0-9.]+\nNodeGroup=2\n", ini), ini
+    assert scaled(6).by_name("ndb-mgmd-1-container").inputs == \
+        after.by_name("ndb-mgmd-1-container").inputs
+
+
 def r_depends(r: Run, later: Any, earlier: Any) -> bool:
     return r.depends_transitively(later, earlier)

@@ -13,7 +13,8 @@ from components.render.shell import Script
 from config import load_settings
 from tests.stacks import modified, raw_settings
 
-# ndb_mgm: `show` lists nodes 3 and 4 without a node group until `create nodegroup 3,4`.
+# ndb_mgm: `show` lists the running nodes not in `grouped` (nodes 3 and 4 by default) without a
+# node group until `create nodegroup` names them.
 NDB_MGM = r"""#!/bin/bash
 state=$(dirname "$0")
 cmd=${*: -1}
@@ -43,7 +44,7 @@ case "$sql" in
   "SELECT TABLE_SCHEMA"*) printf 'keystone\tuser\nkeystone\tproject\n' ;;
   "SELECT COUNT(DISTINCT"*)
     table=$(tr '\n' ' ' <<< "$sql" | sed -E "s/.*table_name = '([^']*)'.*/\1/")
-    if grep -qx "$table" "$state/spread"; then wc -l < "$state/grouped"; else echo 2; fi ;;
+    if grep -qx "$table" "$state/spread"; then wc -l < "$state/grouped"; else cat "$state/on"; fi ;;
   "SELECT IFNULL"*) echo "1:96K 2:96K" ;;
   "ALTER TABLE"*)
     table=$(sed -E 's/.*`\.`([^`]*)`.*/\1/' <<< "$sql")
@@ -55,17 +56,21 @@ esac
 """
 
 
-def four() -> Script:
-    data = {**raw_settings("dev")["dataNodes"], "count": 4}
+def four(count: int = 4) -> Script:
+    data = {**raw_settings("dev")["dataNodes"], "count": count}
     return render_cluster(load_settings(modified("dev", "dataNodes", data))).scale_out
 
 
-def stand_ins(tmp_path: Path, running: str = "1 2 3 4") -> dict[str, str]:
+def stand_ins(tmp_path: Path, running: str = "1 2 3 4", grouped: str = "1 2"
+              ) -> dict[str, str]:
+    """`running`: the data nodes started; `grouped`: those already in a node group, whose
+    number is also how many data nodes a table not yet reorganised is on."""
     for name, text in (("ndb_mgm", NDB_MGM), ("sql_exec", SQL_EXEC)):
         (tmp_path / name).write_text(text)
         (tmp_path / name).chmod(0o755)
     (tmp_path / "running").write_text(running)
-    (tmp_path / "grouped").write_text("1\n2\n")
+    (tmp_path / "grouped").write_text("".join(f"{i}\n" for i in grouped.split()))
+    (tmp_path / "on").write_text(f"{len(grouped.split())}\n")
     (tmp_path / "spread").write_text("")
     return {"NDB_MGM": str(tmp_path / "ndb_mgm"), "SQL_EXEC": str(tmp_path / "sql_exec"),
             "NDB_GATE_POLL_SECONDS": "1"}
@@ -99,6 +104,23 @@ def test_first_run_groups_and_spreads_second_run_does_nothing(tmp_path: Path) ->
     assert "0 of 2 NDB tables reorganised" in second.stdout and "2 already on" in second.stdout
     assert (tmp_path / "mgm.log").read_text().count("create nodegroup") == 1
     assert (tmp_path / "sql.log").read_text().count("ALTER TABLE") == 2
+
+
+def test_four_to_six_groups_nodes_5_and_6_and_spreads_every_table(tmp_path: Path) -> None:
+    """The second scale-out of the dev stack (4 -> 6): the same steps, for the third node
+    group - CREATE NODEGROUP 5,6 once, every table from 4 onto 6 data nodes, then nothing."""
+    extra = stand_ins(tmp_path, running="1 2 3 4 5 6", grouped="1 2 3 4")
+    first = run(four(6), extra)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "creating a node group of data nodes 5,6" in first.stdout
+    assert (tmp_path / "mgm.log").read_text().count("create nodegroup") == 1
+    assert "data nodes in node groups: 6" in first.stdout
+    assert "[1/2] keystone.user: on 4 -> 6 data nodes" in first.stdout
+    assert "[2/2] keystone.project: on 4 -> 6 data nodes" in first.stdout
+    second = run(four(6), extra)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert "creating a node group" not in second.stdout
+    assert "0 of 2 NDB tables reorganised" in second.stdout
 
 
 def test_a_half_node_group_is_not_created(tmp_path: Path) -> None:
