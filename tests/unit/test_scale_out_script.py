@@ -164,3 +164,19 @@ def test_an_interrupted_run_is_finished_by_the_next(tmp_path: Path) -> None:
     assert "creating a node group" not in second.stdout
     assert "1 of 2 NDB tables reorganised" in second.stdout and "1 already on" in second.stdout
     assert "[2/2] keystone.project: on 2 -> 4 data nodes" in second.stdout
+
+
+def test_a_step_that_outlives_its_bound_fails_with_what_it_printed() -> None:
+    """The scale-out test's runner: a step past its timeout is a failed step (exit 124) that
+    still shows its output (a run ended in a bare KeyError once, its 15 minutes of output
+    lost); the bound grows with the number of tables."""
+    from tests.testbed.test_scale_out import run_script, scale_out_timeout
+
+    done = run_script("echo '[1/53] keystone.user: reorganised'; echo warn >&2; sleep 30",
+                      dict(os.environ), timeout=1)
+    assert done.returncode == 124
+    assert "[1/53] keystone.user: reorganised" in done.stdout
+    assert "warn" in done.stderr and "still running after 1 s" in done.stderr
+    assert run_script("echo ok", dict(os.environ), timeout=5).stdout == "ok\n"
+    assert scale_out_timeout(53) > 53 * 4 * 8 * 2 and scale_out_timeout(706) > \
+        scale_out_timeout(53)
