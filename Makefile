@@ -29,7 +29,7 @@ help:
 	@echo "make test-full  make test plus the long opt-in suites (marker full: every service's migrations in utf8mb4, ~4.5 min;"
 	@echo "              each prod host lost under a write load and an API load, ~25 min; 2000 generated"
 	@echo "              [ndbd default] parameter sets against the test bed's ndb_mgmd, ~3 min;"
-	@echo "              2 -> 4 data nodes under a write load, ~19 min)"
+	@echo "              2 -> 4 data nodes under a write load, ~21 min)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make cloud-up / cloud-down       the whole dev control plane as processes on a test-bed cluster (root; ~6 min, 3 GB)"
