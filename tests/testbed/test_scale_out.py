@@ -53,10 +53,11 @@ pytestmark = pytest.mark.full
 SQL_NODES = (147, 148)
 ROWS = 20_000
 # CHECKSUM TABLE keystone.project gives another value from one call to the next, before any
-# reorganisation too, while SELECT * returns the same rows on both SQL nodes: CHECKSUM TABLE
-# adds the row buffer's bytes behind a NULL column (sql_table.cc, mysql_checksum_table), which
-# hold whatever the row read before left there, and the root domain's row has parent_id NULL
-# (README "Day-2 operations"). Its rows are compared instead.
+# reorganisation too, while SELECT * returns the same rows on both SQL nodes. The likely cause,
+# read from the source and not reproduced on its own: CHECKSUM TABLE adds the row buffer's
+# bytes behind a NULL column (sql_table.cc, mysql_checksum_table), which NDB leaves as the row
+# read before had them, and the root domain's row has parent_id NULL (README "Day-2
+# operations"). Its rows are compared instead.
 UNSTABLE_CHECKSUM = {"keystone.project"}
 
 
