@@ -17,7 +17,7 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed bench-peer bench-ha openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest sizing measure-sizing up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed bench-peer bench-ha bench-scale-out openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest sizing measure-sizing up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
@@ -28,7 +28,8 @@ help:
 	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
 	@echo "make test-full  make test plus the long opt-in suites (marker full: every service's migrations in utf8mb4, ~4.5 min;"
 	@echo "              each prod host lost under a write load and an API load, ~25 min; 2000 generated"
-	@echo "              [ndbd default] parameter sets against the test bed's ndb_mgmd, ~3 min)"
+	@echo "              [ndbd default] parameter sets against the test bed's ndb_mgmd, ~3 min;"
+	@echo "              2 -> 4 data nodes under a write load, ~21 min)"
 	@echo "make testbed  build the real NDB test bed (cached; cold ~12 min, warm seconds)"
 	@echo "make cluster-up / cluster-down   a real cluster from the $(STACK) stack's files, to poke at"
 	@echo "make status   the $(STACK) stack's NDB cluster at a glance (nodes, DataMemory, SQL endpoint, last backup,"
@@ -52,6 +53,7 @@ help:
 	@echo "              a write load and an API load, the virtual address's takeover, a SQL node cut off"
 	@echo "              (make bench-ha, ~30 min)"
 	@echo "make bench-peer  Debian's mariadb-server, galera-4, mariadb-backup, socat, sysbench (root)"
+	@echo "make bench-scale-out  2 -> 4 data nodes under a write load: step and table times, longest stall (root)"
 
 $(VENV_DIR)/.ready:  # the directory name carries the requirements hash
 	@echo "[venv] installing into $(VENV_DIR)"
@@ -186,6 +188,12 @@ bench: venv testbed bench-peer openstack-venvs kolla-source
 	$(PY) bench/program_under_mocks.py
 	$(PY) bench/cluster_under_load.py
 	$(MAKE) bench-ha
+	$(MAKE) bench-scale-out
+
+# 2 -> 4 data nodes under a write load, as `pulumi up` runs it: each step's time, each
+# table's reorganisation and memory, the longest write stall (README "Day-2 operations").
+bench-scale-out: venv testbed openstack-venvs
+	$(PY) -m pytest -q -s --full -p no:cacheprovider tests/testbed/test_scale_out.py
 
 # The high-availability figures: the tests that assert their bounds, with their prints; CI=true
 # so that a missing tool fails them instead of skipping them.

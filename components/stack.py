@@ -60,7 +60,8 @@ def deploy(settings: Settings) -> Cloud:
         control_plane = ControlPlane(CONTROL_PLANE_NAME, ControlPlaneArgs(
             settings=settings, layout=layout, services=services, hosts=cluster.hosts,
             sql_admin=SqlAdmin(endpoint=endpoint, user="root", password=cluster.sql.password),
-            after=list(cluster.sql.endpoints)))
+            # After the scale-out: its reorganisation runs no DDL beside the migrations'.
+            after=[*cluster.sql.endpoints, cluster.scale_out]))
 
     monitoring = None
     if monitoring_artifacts is not None:

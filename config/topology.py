@@ -220,3 +220,20 @@ def sidecar_port(topology: Topology, node: Node, base: int) -> int:
         return base
     before = [n for n in topology.sql[:topology.sql.index(node)] if n.host == node.host]
     return base + len(before)
+
+
+def deployed_record(settings: Settings, topology: Topology) -> dict[str, object]:
+    """What a live cluster cannot change in place, as the stack records it after each
+    deployment (components/ndb/deployed.py keeps it; its check compares the next one):
+
+        {"dataNodes": {"1": "db-a", ...},        # NDB node id (a string) -> DockerHost.name
+         "managementNodes": {"145": "db-a", ...},
+         "noOfReplicas": 2, "sqlConnectionPool": 1}
+
+    String keys, as every Pulumi property map has."""
+    return {
+        "dataNodes": {str(n.node_id): n.host for n in topology.data},
+        "managementNodes": {str(n.node_id): n.host for n in topology.management},
+        "noOfReplicas": settings.data_nodes.no_of_replicas,
+        "sqlConnectionPool": settings.sql_nodes.connection_pool,
+    }

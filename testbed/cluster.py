@@ -362,6 +362,25 @@ class TestCluster:
                 break
             path = path.parent
 
+    def reconfigure(self, files: ClusterFiles) -> list[NodeSpec]:
+        """Take the files of the same stack re-rendered (more data nodes, say) while the
+        cluster runs, as `pulumi up` uploads them: new addresses get the next loopback
+        addresses, management ports stay, every file is written again; running processes
+        keep what they read until restarted. Returns the nodes the new files add."""
+        new = [n for n in files.nodes if (n.kind, n.node_id) not in self._nodes]
+        prefix = next(iter(self.address_map.values())).rpartition(".")[0]
+        for node in new:
+            if node.address not in self.address_map:
+                self.address_map[node.address] = f"{prefix}.{len(self.address_map) + 1}"
+        self.files = files
+        self._nodes = {(n.kind, n.node_id): n for n in files.nodes}
+        self._write_files()
+        return new
+
+    def running(self, kind: NodeKind) -> list[int]:
+        """The node ids of the `kind` processes running now."""
+        return [k[1] for k in self._procs if k[0] == kind and k[1] is not None]
+
     def ndb_mgm(self, command: str, timeout: float = 60) -> str:
         result = self._run_in_root(
             [
@@ -425,6 +444,23 @@ class TestCluster:
             if (check := self._procs.get(("check", node_id))) is not None:
                 self._wait(deadline, f"check agent of SQL node {node_id} says 200",
                            partial(self._check_answer, check.spec))
+
+    def launch_data_node(self, node_id: int) -> None:
+        """Start a data node's process as its container would (the rendered command, no
+        --initial) and return at once: the program's gates do the waiting."""
+        self._start_ndbmtd(self._nodes[("data", node_id)], initial=False)
+
+    def terminate_node(self, node_id: int, timeout: float = 120) -> None:
+        """Stop a node as `docker stop` does: SIGTERM (mysqld and ndb_mgmd shut down
+        cleanly), SIGKILL after `timeout`."""
+        proc = self._procs.pop(self._key(node_id), None)
+        if proc is None:
+            raise TestbedError(f"node {node_id} is not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.popen.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(timeout=timeout)
+        self._kill(proc)  # whatever is left of its process group
 
     def start_nodes(self, node_ids: list[int], timeout: float = 600) -> None:
         """Restart killed nodes together (a host's, say): management nodes first, then the
@@ -846,7 +882,9 @@ class TestCluster:
         self._wait(deadline, f"data nodes {node_ids} started", probe)
 
     def _wait_mysqld(self, node: NodeSpec, deadline: float) -> None:
-        n_data = len(self._of_kind("data"))
+        # The data nodes running, not those configured: during a scale-out SQL nodes restart
+        # before the new data nodes start.
+        n_data = len(self.running("data"))
         query = "SELECT COUNT(*) FROM ndbinfo.nodes WHERE status = 'STARTED'"
 
         def probe() -> tuple[bool, str]:

@@ -5,6 +5,11 @@ gate only waits for its node to connect while no data node is started yet (an in
 needs all peers up, so waiting for `started` there would deadlock), and for a full restart
 otherwise. Updates: see components/wiring.py for why this chain keeps one replica up. A
 config.ini change that needs no new container runs the manual's rolling restart instead.
+
+Built in two steps: the group's rolling restart first (it runs right after the management
+nodes took a new config.ini), then, by `start`, its containers and gates - after every group's
+rolling restart and every SQL node's restart (components/ndb/cluster.py): on a scale-out the
+new data nodes start only once the running nodes know them (docs/design.md §2.6).
 """
 
 from __future__ import annotations
@@ -40,11 +45,31 @@ class NdbDataNodeGroup(pulumi.ComponentResource):
     def __init__(self, name: str, args: NdbDataNodeGroupArgs,
                  opts: pulumi.ResourceOptions | None = None):
         super().__init__("openstack-ndb:ndb:NdbDataNodeGroup", name, None, opts)
-        settings = args.settings
-        mgm_hosts = args.hosts[args.mgm.host]
+        self._name, self._args = name, args
+        self._mgm_hosts = args.hosts[args.mgm.host]
+        # Runs only on update (a new config.ini); creation has nothing to restart. It waits
+        # for the management nodes only (`after`), not for this group's containers: the
+        # restart of the running nodes comes before any new data node starts.
+        self.rolling_restart = command.local.Command(
+            f"{name}-rolling-restart",
+            create="echo 'node group created with config.ini sha256 '\"$CONFIG_INI_SHA256\"",
+            update=args.artifacts.rolling_restart.text,
+            interpreter=GATE_INTERPRETER,
+            environment={
+                **args.artifacts.rolling_restart.environment,
+                "DOCKER_HOST": self._mgm_hosts.host.endpoint,
+                "NDB_MGM": f"docker exec {args.mgm.container_name} ndb_mgm",
+                "CONFIG_INI_SHA256": args.config_ini_sha256,
+            },
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
+        )
+
+    def start(self, after: list[pulumi.Resource]) -> None:
+        """The group's containers and gates, replica by replica, after `after`."""
+        name, args, settings = self._name, self._args, self._args.settings
         self.containers: list[docker.Container] = []
         self.volumes: list[docker.Volume] = []
-        previous: list[pulumi.Resource] = list(args.after)
+        previous: list[pulumi.Resource] = list(after)
         for node, gate_script in zip(args.members, args.artifacts.member_gates, strict=True):
             child = f"{name}-data-{node.node_id}"
             hosts = args.hosts[node.host]
@@ -58,7 +83,7 @@ class NdbDataNodeGroup(pulumi.ComponentResource):
             )
             member_gate = gate(
                 f"{child}-gate", gate_script, mgm_container=args.mgm.container_name,
-                mgm_hosts=mgm_hosts, triggers=[container.id], parent=self,
+                mgm_hosts=self._mgm_hosts, triggers=[container.id], parent=self,
                 depends_on=[container],
             )
             previous = [member_gate]
@@ -66,22 +91,8 @@ class NdbDataNodeGroup(pulumi.ComponentResource):
             self.volumes.append(volume)
         self.gate = gate(
             f"{name}-gate", args.artifacts.group_gate, mgm_container=args.mgm.container_name,
-            mgm_hosts=mgm_hosts, triggers=[c.id for c in self.containers], parent=self,
+            mgm_hosts=self._mgm_hosts, triggers=[c.id for c in self.containers], parent=self,
             depends_on=previous,
-        )
-        # Runs only on update (a new config.ini); creation has nothing to restart.
-        self.rolling_restart = command.local.Command(
-            f"{name}-rolling-restart",
-            create="echo 'node group created with config.ini sha256 '\"$CONFIG_INI_SHA256\"",
-            update=args.artifacts.rolling_restart.text,
-            interpreter=GATE_INTERPRETER,
-            environment={
-                **args.artifacts.rolling_restart.environment,
-                "DOCKER_HOST": mgm_hosts.host.endpoint,
-                "NDB_MGM": f"docker exec {args.mgm.container_name} ndb_mgm",
-                "CONFIG_INI_SHA256": args.config_ini_sha256,
-            },
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.gate]),
         )
         self.register_outputs({
             "nodeIds": [n.node_id for n in args.members],

@@ -8,7 +8,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
-from components.render.gates import render_gate_script, render_rolling_restart_script
+from components.render.gates import (
+    render_gate_script,
+    render_rolling_restart_script,
+    render_scale_out_script,
+    render_sql_restart_script,
+)
 from components.render.haproxy import render_haproxy_cfg
 from components.render.ndb import render_config_ini, render_my_cnf
 from components.render.shell import Script
@@ -36,6 +41,8 @@ class ClusterArtifacts:
     sql_gate: Script  # every SQL node connected
     haproxy_cfg: str
     sql_checks: tuple[SqlCheck, ...]  # per SQL node: its check agent and account script
+    sql_restarts: tuple[Script, ...]  # per SQL node: restarted when the data nodes change
+    scale_out: Script  # node groups for new data nodes, every NDB table spread onto them
 
 
 def render_cluster(settings: Settings, topology: Topology | None = None) -> ClusterArtifacts:
@@ -63,6 +70,8 @@ def render_cluster(settings: Settings, topology: Topology | None = None) -> Clus
         sql_gate=render_gate_script(settings, topo, "sql", topo.sql),
         haproxy_cfg=render_haproxy_cfg(settings, topo),
         sql_checks=render_sql_checks(settings, topo),
+        sql_restarts=tuple(render_sql_restart_script(settings, topo, s) for s in topo.sql),
+        scale_out=render_scale_out_script(settings, topo),
     )
 
 
@@ -81,4 +90,7 @@ def all_scripts(artifacts: ClusterArtifacts) -> dict[str, Script]:
     scripts["gate-sql.sh"] = artifacts.sql_gate
     for check in artifacts.sql_checks:
         scripts[f"sql-check-account-{check.node.name}.sh"] = check.account
+    for sql, text in zip(topo.sql, artifacts.sql_restarts, strict=True):
+        scripts[f"restart-{sql.name}.sh"] = text
+    scripts["scale-out.sh"] = artifacts.scale_out
     return scripts

@@ -1,5 +1,6 @@
-"""Readiness gates and the rolling restart: scripts/ndb-gate.sh and scripts/rolling-restart.sh
-after scripts/ndb-gate-lib.sh, with their parameters in the environment.
+"""Readiness gates, the rolling restart and the scale-out: scripts/ndb-gate.sh,
+rolling-restart.sh, sql-node-restart.sh and ndb-scale-out.sh after scripts/ndb-gate-lib.sh,
+with their parameters in the environment.
 
 A gate polls `ndb_mgm` until its condition holds, printing progress on every poll, and fails
 after the stack's timeout with the node ids still missing and the last status it saw. The
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+from components.render.ndb import ROOT_PASSWORD_PATH, SQL_DATA_DIR
 from components.render.shell import Script, script_file
 from config.settings import Settings
 from config.topology import Node, Topology
@@ -58,3 +60,26 @@ def render_rolling_restart_script(settings: Settings, topology: Topology,
     title = f"rolling restart of node group {group[0].node_group} ({names})"
     return Script(_with_library("rolling-restart.sh"),
                   _environment(settings, title, topology.connectstring, ids))
+
+
+def render_sql_restart_script(settings: Settings, topology: Topology, sql: Node) -> Script:
+    """scripts/sql-node-restart.sh for one SQL node (its pooled node ids): restart it so it
+    reads a configuration with other data nodes, then wait until it is connected again."""
+    title = f"restart of SQL node {sql.name}"
+    return Script(_with_library("sql-node-restart.sh"),
+                  _environment(settings, title, topology.connectstring, sql.node_ids))
+
+
+def render_scale_out_script(settings: Settings, topology: Topology) -> Script:
+    """scripts/ndb-scale-out.sh over every data node of the topology: node groups for the
+    data nodes without one, then every NDB table reorganised onto them. It runs SQL in the
+    first SQL node's container, as root over the socket with the password file the image's
+    entrypoint reads."""
+    ids = tuple(n.node_id for n in topology.data)
+    title = f"scale-out over data nodes {', '.join(n.name for n in topology.data)}"
+    return Script(_with_library("ndb-scale-out.sh"), {
+        **_environment(settings, title, topology.connectstring, ids),
+        "NDB_NO_OF_REPLICAS": str(settings.data_nodes.no_of_replicas),
+        "SQL_ROOT_PASSWORD_FILE": ROOT_PASSWORD_PATH,
+        "SQL_SOCKET": f"{SQL_DATA_DIR}/mysql.sock",
+    })

@@ -323,3 +323,108 @@ def test_keepalived_beside_each_frontend_haproxy_only_with_a_virtual_address() -
     assert len(haproxies) == 6  # the SQL and the API endpoint on each of three hosts
     assert not [c for c in run("dev").of_type(CONTAINER) if "keepalived" in c.name]
     assert prod.outputs["sqlEndpoint"] == "10.20.0.20:3306"
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_the_deployed_topology_is_checked_before_any_node(stack: str) -> None:
+    """Every NDB node waits for the record whose check refuses what a live cluster cannot
+    change (docs/design.md §2.7): a refusal stops the update before any node changes."""
+    r = run(stack)
+    record = r.by_name("ndb-deployed-topology")
+    assert record.type == "pulumi-python:dynamic:Resource"
+    assert record.inputs["noOfReplicas"] == settings_for(stack).data_nodes.no_of_replicas
+    assert len(record.inputs["dataNodes"]) == settings_for(stack).data_nodes.count
+    for c in r.of_type(CONTAINER):
+        if c.name.startswith("ndb-"):
+            assert r.depends_transitively(c, record), c.name
+
+
+def scaled(count: int) -> Run:
+    config = dict(stack_config("dev"))
+    config["openstack-ndb:dataNodes"] = {**config["openstack-ndb:dataNodes"], "count": count}
+    return run_program(config, "dev")
+
+
+def test_scale_out_order_restarts_running_nodes_before_new_ones_start() -> None:
+    """2 -> 4 data nodes: NDB's online add-node order (docs/design.md §2.6) - mgmd, the running
+    group's rolling restart, each SQL node's restart, then the new group's containers; the
+    scale-out after the SQL gate, and the control plane after the scale-out."""
+    before, after = run("dev"), scaled(4)
+    rolls = [after.by_name(f"ndb-group-{g}-rolling-restart") for g in (0, 1)]
+    restarts = [after.by_name(f"ndb-sql-{i}-restart") for i in (1, 2)]
+    mgmd_gate = after.by_name("ndb-mgmd-1-gate")
+    for roll in rolls:
+        assert r_depends(after, roll, mgmd_gate)
+    assert all(after.depends_transitively(restarts[0], roll) for roll in rolls)
+    assert after.depends_transitively(restarts[1], restarts[0])
+    for c in containers(after, "ndbmtd"):
+        assert after.depends_transitively(c, restarts[-1]), c.name
+    scale_out = after.by_name("ndb-scale-out")
+    assert after.depends_transitively(scale_out, after.by_name("ndb-sql-gate"))
+    assert after.depends_transitively(after.by_name("ndb-group-1-gate"),
+                                      after.by_name("ndb-sql-2-restart"))
+    bootstrap = next(c for c in after.of_type(CONTAINER) if c.inputs.get("attach"))
+    assert after.depends_transitively(bootstrap, scale_out)
+    # What runs on the update: the SQL node restarts and the scale-out see other data nodes,
+    # the running group's rolling restart another config.ini; the running data node
+    # containers stay as they are, and config.ini declares the new nodes' node group.
+    for name in ("ndb-sql-1-restart", "ndb-sql-2-restart", "ndb-scale-out"):
+        old, new = before.by_name(name), after.by_name(name)
+        assert old.inputs["environment"] != new.inputs["environment"], name
+        assert "triggers" not in new.inputs
+    assert after.by_name("ndb-sql-1-restart").inputs["environment"]["NDB_DATA_NODE_IDS"] \
+        == "1 2 3 4"
+    assert "restart" in after.by_name("ndb-sql-1-restart").inputs["update"]
+    assert "CREATE NODEGROUP" in after.by_name("ndb-scale-out").inputs["create"]
+    assert before.by_name("ndb-group-0-rolling-restart").inputs["environment"] != \
+        rolls[0].inputs["environment"]
+    for c in containers(before, "ndbmtd"):
+        assert after.by_name(c.name).inputs == c.inputs, c.name
+    ini = containers(after, "ndb_mgmd")[0].inputs["uploads"][0]["content"]
+    assert "NodeId=3\nHostName=172.28.0.52\nNodeGroup=1" in ini
+    # Once grown, the next run renders the same: nothing to restart.
+    assert scaled(4).by_name("ndb-mgmd-1-container").inputs == \
+        after.by_name("ndb-mgmd-1-container").inputs
+
+
+def test_four_to_six_has_the_same_steps_for_the_third_node_group() -> None:
+    """4 -> 6 data nodes (the issue's 2 -> 4 -> 6): the same order as 2 -> 4 - mgmd, both
+    running groups' rolling restarts, each SQL node's restart, then node group 2's containers
+    (nodes 5 and 6) behind their gates, the scale-out after the SQL gate - and nodes 1-4's
+    containers unchanged; config.ini declares 5 and 6 in node group 2, and the scale-out
+    knows all six nodes (it creates the node group of those `show` lists without one)."""
+    before, after = scaled(4), scaled(6)
+    rolls = [after.by_name(f"ndb-group-{g}-rolling-restart") for g in (0, 1, 2)]
+    restarts = [after.by_name(f"ndb-sql-{i}-restart") for i in (1, 2)]
+    for roll in rolls:
+        assert r_depends(after, roll, after.by_name("ndb-mgmd-1-gate"))
+    assert all(after.depends_transitively(restarts[0], roll) for roll in rolls)
+    assert after.depends_transitively(restarts[1], restarts[0])
+    new = [after.by_name(f"ndb-group-2-data-{i}") for i in (5, 6)]
+    assert after.depends_transitively(new[1], after.by_name("ndb-group-2-data-5-gate"))
+    for c in new:
+        assert after.depends_transitively(c, restarts[-1]), c.name
+        assert not any(r.name == c.name for r in before.resources), c.name
+    scale_out = after.by_name("ndb-scale-out")
+    assert after.depends_transitively(scale_out, after.by_name("ndb-sql-gate"))
+    assert after.depends_transitively(after.by_name("ndb-sql-gate"),
+                                      after.by_name("ndb-group-2-gate"))
+    for name in ("ndb-sql-1-restart", "ndb-sql-2-restart", "ndb-scale-out"):
+        assert before.by_name(name).inputs["environment"] != \
+            after.by_name(name).inputs["environment"], name
+    assert scale_out.inputs["environment"]["NDB_NODE_IDS"] == "1 2 3 4 5 6"
+    assert restarts[0].inputs["environment"]["NDB_DATA_NODE_IDS"] == "1 2 3 4 5 6"
+    for g in (0, 1):
+        assert before.by_name(f"ndb-group-{g}-rolling-restart").inputs["environment"] != \
+            rolls[g].inputs["environment"]
+    for c in containers(before, "ndbmtd"):
+        assert after.by_name(c.name).inputs == c.inputs, c.name
+    ini = containers(after, "ndb_mgmd")[0].inputs["uploads"][0]["content"]
+    for node_id in (5, 6):
+        assert re.search(rf"NodeId={node_id}\nHostName=[0-9.]+\nNodeGroup=2\n", ini), ini
+    assert scaled(6).by_name("ndb-mgmd-1-container").inputs == \
+        after.by_name("ndb-mgmd-1-container").inputs
+
+
+def r_depends(r: Run, later: Any, earlier: Any) -> bool:
+    return r.depends_transitively(later, earlier)
