@@ -355,6 +355,15 @@ DEFAULTS = {
     "healthChecks.startPeriodSeconds": 30,
     "sqlNodes.checkPort": 4569,
     "sqlNodes.checkMemoryLimit": 256 << 20,
+    "backup.enabled": True,
+    "backup.schedule": "30 2 * * *",
+    "backup.encrypt": True,
+    "backup.host": None,
+    "backup.retention.count": 7,
+    "backup.retention.maxAgeDays": None,
+    "backup.binlog.enabled": False,
+    "backup.binlog.expireSeconds": 604800,
+    "backup.memoryLimit": 256 << 20,
 }
 
 
