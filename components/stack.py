@@ -61,6 +61,11 @@ def deploy(settings: Settings) -> Cloud:
     pulumi.export("nodes", {n.name: {"host": n.host, "address": n.address, "port": n.port,
                                      "nodeIds": list(n.node_ids)} for n in topo.nodes})
     pulumi.export("rootPassword", cluster.sql.password)
+    if cluster.backup is not None:
+        pulumi.export("lastBackup", cluster.backup.last_backup)
+        pulumi.export("backupJob", {"container": cluster.backup.container_name,
+                                    "dockerHost": settings.host(
+                                        artifacts.backup.host).endpoint})
     pulumi.export("mysqlCommand", f"mysql -h {endpoint.host} -P {endpoint.port} -u root -p")
     if control_plane is not None:
         pulumi.export("services", {

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 
 from components.containers import HostResources, host_resources
+from components.ndb.backup import NdbBackupJob, NdbBackupJobArgs
 from components.ndb.data_nodes import NdbDataNodeGroup, NdbDataNodeGroupArgs
 from components.ndb.management import NdbManagementNode, NdbManagementNodeArgs
 from components.ndb.sql_pool import SqlNodePool, SqlNodePoolArgs
@@ -62,6 +63,16 @@ class Cluster(pulumi.ComponentResource):
             haproxy_cfg=artifacts.haproxy_cfg, sql_checks=artifacts.sql_checks,
             after=[g.gate for g in self.groups],
         ), child)
+        self.backup: NdbBackupJob | None = None
+        if settings.backup.enabled:
+            backup = artifacts.backup
+            self.backup = NdbBackupJob(f"{name}-backup", NdbBackupJobArgs(
+                settings=settings, artifacts=backup, hosts=self.hosts[backup.host],
+                data_volumes={n.node_id: v for members, g in zip(topo.node_groups, self.groups,
+                                                                 strict=True)
+                              for n, v in zip(members, g.volumes, strict=True)},
+                mgmd=self.management[0].container, after=[self.sql.gate],
+            ), child)
         self.register_outputs({
             "managementConnectstring": topo.connectstring,
             "sqlEndpoint": str(topo.client_endpoint),

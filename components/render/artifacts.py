@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from components.render.backup import BackupArtifacts, render_backup
 from components.render.gates import render_gate_script, render_rolling_restart_script
 from components.render.haproxy import render_haproxy_cfg
 from components.render.ndb import render_config_ini, render_my_cnf
@@ -36,6 +37,7 @@ class ClusterArtifacts:
     sql_gate: Script  # every SQL node connected
     haproxy_cfg: str
     sql_checks: tuple[SqlCheck, ...]  # per SQL node: its check agent and account script
+    backup: BackupArtifacts  # the backup job's and the restore's scripts
 
 
 def render_cluster(settings: Settings, topology: Topology | None = None) -> ClusterArtifacts:
@@ -63,6 +65,7 @@ def render_cluster(settings: Settings, topology: Topology | None = None) -> Clus
         sql_gate=render_gate_script(settings, topo, "sql", topo.sql),
         haproxy_cfg=render_haproxy_cfg(settings, topo),
         sql_checks=render_sql_checks(settings, topo),
+        backup=render_backup(settings, topo),
     )
 
 
@@ -81,4 +84,6 @@ def all_scripts(artifacts: ClusterArtifacts) -> dict[str, Script]:
     scripts["gate-sql.sh"] = artifacts.sql_gate
     for check in artifacts.sql_checks:
         scripts[f"sql-check-account-{check.node.name}.sh"] = check.account
+    scripts["ndb-backup.sh"] = artifacts.backup.job
+    scripts["ndb-restore.sh"] = artifacts.backup.restore
     return scripts

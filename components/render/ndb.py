@@ -5,6 +5,7 @@ data nodes and SQL nodes fetch their configuration from it at connect time."""
 
 from __future__ import annotations
 
+from components.render.backup import binlog_options
 from components.render.common import HEADER
 from config import ndb_parameters, sizing
 from config.addressing import bind_address
@@ -121,6 +122,9 @@ def render_my_cnf(settings: Settings, topology: Topology, sql: Node) -> str:
         # host cache off they never count towards max_connect_errors (no blocked endpoint).
         "host_cache_size": 0,
     }
+    if settings.backup.binlog.enabled and sql == topology.sql[0]:
+        # Point-in-time recovery: the first SQL node logs NDB changes (components/render/backup.py).
+        mysqld.update(binlog_options(settings, sql))
     lines = [HEADER.rstrip("\n"), "[mysqld]"]
     lines += [key if value is None else f"{key}={value}" for key, value in mysqld.items()]
     lines += ["", "[mysql_cluster]", f"ndb-connectstring={topology.connectstring}", ""]

@@ -67,6 +67,10 @@ def test_node_ids_addresses_and_ports(stack: str) -> None:
             # (the mocks give a resource the id <name>-id)
             assert c.inputs["networkMode"] == f"container:{c.name.removesuffix('-check')}-id"
             assert "networksAdvanced" not in c.inputs
+        elif stack == "dev" and c.name == "ndb-backup-container":
+            # The backup job lives in the first management node's network namespace.
+            assert c.inputs["networkMode"] == "container:ndb-mgmd-1-container-id"
+            assert "networksAdvanced" not in c.inputs
         elif stack == "dev" and c.name.startswith("ndb-"):
             (net,) = c.inputs["networksAdvanced"]
             assert net["ipv4Address"] in {n["address"] for n in nodes.values()}
@@ -211,7 +215,10 @@ def test_components_follow_pulumi_guidelines(stack: str) -> None:
     r = run(stack)
     components = [x for x in r.resources if not x.custom]
     tokens = {c.type for c in components}
-    assert tokens == {"openstack-ndb:ndb:Cluster", "openstack-ndb:ndb:NdbManagementNode",
+    assert ("openstack-ndb:ndb:NdbBackupJob" in tokens) == (stack == "dev")
+    # prod's backup job is off (Pulumi.prod.yaml says why).
+    backup = {"openstack-ndb:ndb:NdbBackupJob"} if stack == "dev" else set()
+    assert tokens - backup == {"openstack-ndb:ndb:Cluster", "openstack-ndb:ndb:NdbManagementNode",
                       "openstack-ndb:ndb:NdbDataNodeGroup", "openstack-ndb:ndb:SqlNodePool",
                       "openstack-ndb:openstack:ControlPlane",
                       "openstack-ndb:openstack:OpenStackService",
@@ -237,7 +244,11 @@ def test_outputs() -> None:
     outputs = run("dev").outputs
     assert set(outputs) == {"sqlEndpoint", "managementConnectstring", "nodes", "rootPassword",
                             "mysqlCommand", "services", "keystoneAuthUrl", "adminPassword",
-                            "openrc", "horizonUrl"}
+                            "openrc", "horizonUrl", "lastBackup", "backupJob"}
+    # Read from the job at every `pulumi up`; the mocks' job has made none yet.
+    assert outputs["lastBackup"] == {"id": None, "time": None}
+    assert outputs["backupJob"] == {"container": "osndb-dev-ndb-backup",
+                                    "dockerHost": "unix:///var/run/docker.sock"}
     assert outputs["keystoneAuthUrl"] == "http://127.0.0.1:5000/v3"
     assert outputs["horizonUrl"] == "http://127.0.0.1:8080/"
     assert outputs["mysqlCommand"] == "mysql -h 127.0.0.1 -P 13306 -u root -p"
