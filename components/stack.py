@@ -66,6 +66,8 @@ def deploy(settings: Settings) -> Cloud:
         pulumi.export("backupJob", {"container": cluster.backup.container_name,
                                     "dockerHost": settings.host(
                                         artifacts.backup.host).endpoint})
+        if cluster.backup.password is not None:  # a restore elsewhere needs it
+            pulumi.export("backupPassword", cluster.backup.password)
     pulumi.export("mysqlCommand", f"mysql -h {endpoint.host} -P {endpoint.port} -u root -p")
     if control_plane is not None:
         pulumi.export("services", {

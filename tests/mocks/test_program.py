@@ -244,7 +244,8 @@ def test_outputs() -> None:
     outputs = run("dev").outputs
     assert set(outputs) == {"sqlEndpoint", "managementConnectstring", "nodes", "rootPassword",
                             "mysqlCommand", "services", "keystoneAuthUrl", "adminPassword",
-                            "openrc", "horizonUrl", "lastBackup", "backupJob"}
+                            "openrc", "horizonUrl", "lastBackup", "backupJob",
+                            "backupPassword"}
     # Read from the job at every `pulumi up`; the mocks' job has made none yet.
     assert outputs["lastBackup"] == {"id": None, "time": None}
     assert outputs["backupJob"] == {"container": "osndb-dev-ndb-backup",
