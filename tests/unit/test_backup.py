@@ -112,7 +112,8 @@ set -eu
 args="$*"
 id=$(sed -E 's/.*START BACKUP ([0-9]+).*/\1/' <<< "$args")
 if [[ $args == *--backup-password-from-stdin* ]]; then
-  read -r password
+  # as ndb_mgm: one line, ended by a newline ("backup password has no end" otherwise)
+  IFS= read -r password || { echo "Error: backup password has no end." >&2; exit 1; }
   [ "$password" = "$EXPECTED_PASSWORD" ] || { echo "wrong password on stdin" >&2; exit 1; }
   [[ $args != *"$EXPECTED_PASSWORD"* ]] || { echo "password in argv" >&2; exit 1; }
 fi
@@ -138,7 +139,7 @@ def run_once(tmp_path: Path, backup_id: str, keep_count: int = 7, keep_days: int
     mgm.chmod(0o755)
     secret = tmp_path / "password"
     if password:
-        secret.write_text(password + "\n")
+        secret.write_text(password)  # no newline, as the generated password's upload
         secret.chmod(0o400)
     env = {**os.environ, "NDB_MGM": str(mgm), "DATA": str(tmp_path / "data"),
            "EXPECTED_PASSWORD": password, "NDB_CONNECTSTRING": "127.0.0.1:1186",

@@ -116,8 +116,10 @@ start_backup() {
   local -a args=(-c "$connectstring" --connect-retries=3 -e "START BACKUP $id WAIT COMPLETED")
   if [ -n "$password_file" ]; then
     # The password on ndb_mgm's standard input, never in its arguments (ps shows those).
-    out=$(timeout "$timeout" "${ndb_mgm[@]}" --backup-password-from-stdin --encrypt-backup \
-      "${args[@]}" < "$password_file" 2>&1) || status=$?
+    # ndb_mgm reads one line ("backup password has no end" without its newline); the
+    # generated file has none. printf is bash's builtin: the password is in no argv.
+    out=$(printf '%s\n' "$(cat "$password_file")" | timeout "$timeout" "${ndb_mgm[@]}" \
+      --backup-password-from-stdin --encrypt-backup "${args[@]}" 2>&1) || status=$?
   else
     out=$(timeout "$timeout" "${ndb_mgm[@]}" "${args[@]}" 2>&1) || status=$?
   fi

@@ -71,7 +71,8 @@ run_restore() {
                  "--backup-path=$folder/node-$node" --no-binlog "${include[@]}"
                  "${decrypt[@]}" "$@")
   if [ "${#decrypt[@]}" -gt 0 ]; then
-    out=$("${argv[@]}" < "$password_file" 2>&1) || status=$?
+    # One line, newline-terminated, as ndb_restore reads it (see ndb-backup.sh).
+    out=$(printf '%s\n' "$(cat "$password_file")" | "${argv[@]}" 2>&1) || status=$?
   else
     out=$("${argv[@]}" < /dev/null 2>&1) || status=$?
   fi
