@@ -77,10 +77,13 @@ def restore(stack: str, backup_id: str, until: str, databases: str, from_stack: 
         sys.exit(f"error: UNTIL={until!r} must be 'YYYY-MM-DD hh:mm:ss' (UTC)")
     out = outputs(stack, secrets=True)
     container, host = job_of(out, stack)
-    sql = next((n for name, n in sorted(out["nodes"].items()) if name.startswith("ndb-sql-")),
-               None)
-    if sql is None:
+    sqls = [n for name, n in sorted(out["nodes"].items()) if name.startswith("ndb-sql-")]
+    if not sqls:
         sys.exit(f"error: stack {stack} lists no SQL node in its `nodes` output")
+    if until and len(sqls) < 2:
+        sys.exit("error: UNTIL needs a second SQL node to replay through: the binlogging one "
+                 "skips events with its own server id")
+    binlog, sql = sqls[0], sqls[-1]  # the first SQL node logs; replay through another
     env = {"BACKUP_ID": backup_id, "RESTORE_UNTIL": until, "RESTORE_DATABASES": databases}
     if from_stack:
         other = outputs(from_stack, secrets=True)
@@ -88,10 +91,12 @@ def restore(stack: str, backup_id: str, until: str, databases: str, from_stack: 
         if other.get("backupPassword"):
             write_secret(host, container, OTHER_PASSWORD, other["backupPassword"])
             env["BACKUP_PASSWORD_FILE"] = OTHER_PASSWORD
-    login = f"--defaults-extra-file={CLIENT_CNF} --host={sql['address']} --port={sql['port']}"
+    cnf = f"--defaults-extra-file={CLIENT_CNF}"
+    login = f"{cnf} --host={sql['address']} --port={sql['port']}"
+    binlog_login = f"{cnf} --host={binlog['address']} --port={binlog['port']}"
     env["MYSQL"] = f"mysql {login}"
-    env["BINLOG_MYSQL"] = f"mysql {login}"
-    env["MYSQLBINLOG"] = f"mysqlbinlog {login} --read-from-remote-server"
+    env["BINLOG_MYSQL"] = f"mysql {binlog_login}"
+    env["MYSQLBINLOG"] = f"mysqlbinlog {binlog_login} --read-from-remote-server"
     write_secret(host, container, CLIENT_CNF,
                  f"[client]\nuser=root\npassword={out['rootPassword']}\n")
     try:

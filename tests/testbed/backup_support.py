@@ -151,7 +151,8 @@ def restore(target: TestCluster, settings: Settings, backup_dir: Path, backup_id
     """ndb-restore.sh as rendered, into `target`; with `until`, the binlog of `binlog_node`
     on `binlog_source` replayed up to then."""
     artifacts = render_backup(settings, cluster_files(settings)[1].topology)
-    sql_node = min(n for n in (s.node_id for s in cluster_files(settings)[1].topology.sql))
+    # Not the binlogging SQL node (the first): it would skip its own events on a replay.
+    sql_node = max(s.node_id for s in cluster_files(settings)[1].topology.sql)
     env: dict[str, Any] = {k: target.localise(v) for k, v in artifacts.restore.environment.items()}
     env.update({
         "NDB_CONNECTSTRING": target.connectstring,

@@ -68,7 +68,10 @@ def test_restore_until_a_time_with_secrets_on_stdin_only(tmp_path: Path) -> None
     argv = restore["argv"]
     assert "--env=BACKUP_ID=2612010230" in argv
     assert "--env=RESTORE_UNTIL=2026-12-01 03:00:00" in argv
+    # replayed through the second SQL node: the first (binlogging) skips its own events
     assert ("--env=MYSQL=mysql --defaults-extra-file=/run/openstack-ndb-restore.cnf "
+            "--host=172.28.0.11 --port=3306") in argv
+    assert ("--env=BINLOG_MYSQL=mysql --defaults-extra-file=/run/openstack-ndb-restore.cnf "
             "--host=172.28.0.10 --port=3306") in argv
     assert "--env=BACKUP_PASSWORD_FILE=/run/openstack-ndb-restore-backup-password" in argv
     written = {c["argv"][-1]: c["stdin"] for c in docker if "write-secret" in c["argv"]}

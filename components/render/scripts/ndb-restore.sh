@@ -21,8 +21,10 @@
 #   RESTORE_UNTIL         optional: replay the binlog up to this UTC time, "YYYY-MM-DD hh:mm:ss"
 #                         (events from that second on are not applied)
 #   NDB_RESTORE           the command that runs ndb_restore, split on blanks
-#   MYSQL                 the mysql client logged in as root on the target (through any SQL
-#                         node), split on blanks; its password in an option file it names
+#   MYSQL                 the mysql client logged in as root on the target, split on blanks;
+#                         its password in an option file it names. With RESTORE_UNTIL, a SQL
+#                         node other than the binlogging one: a mysqld skips events carrying
+#                         its own server id (seen on the test bed: nothing replayed)
 #   BINLOG_MYSQL          with RESTORE_UNTIL: the mysql client on the binlogging SQL node
 #   MYSQLBINLOG           with RESTORE_UNTIL: mysqlbinlog reading that node's binary logs
 #                         (--read-from-remote-server and its login), split on blanks
@@ -101,6 +103,10 @@ log "restored backup $id; its epoch $epoch (mysql.ndb_apply_status, server_id 0)
 read -r -a binlog_mysql <<< "${BINLOG_MYSQL:?the mysql client on the binlogging SQL node}"
 read -r -a mysqlbinlog <<< "${MYSQLBINLOG:?mysqlbinlog reading the binary logs of that node}"
 binlog_sql() { "${binlog_mysql[@]}" --batch --skip-column-names -e "$1"; }
+if [ "$(sql "SELECT @@server_id")" = "$(binlog_sql "SELECT @@server_id")" ]; then
+  fail "MYSQL is the binlogging SQL node (same server id): it would skip its own events;" \
+    "replay through another SQL node"
+fi
 read -r file position < <(binlog_sql "SELECT SUBSTRING_INDEX(File, '/', -1), Position
   FROM mysql.ndb_binlog_index WHERE epoch > $epoch ORDER BY epoch ASC LIMIT 1") || true
 if [ -z "${file:-}" ]; then
