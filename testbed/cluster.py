@@ -426,6 +426,18 @@ class TestCluster:
                 self._wait(deadline, f"check agent of SQL node {node_id} says 200",
                            partial(self._check_answer, check.spec))
 
+    def terminate_node(self, node_id: int, timeout: float = 120) -> None:
+        """Stop a node as `docker stop` does: SIGTERM (mysqld and ndb_mgmd shut down
+        cleanly), SIGKILL after `timeout`."""
+        proc = self._procs.pop(self._key(node_id), None)
+        if proc is None:
+            raise TestbedError(f"node {node_id} is not running")
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.popen.pid, signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(timeout=timeout)
+        self._kill(proc)  # whatever is left of its process group
+
     def start_nodes(self, node_ids: list[int], timeout: float = 600) -> None:
         """Restart killed nodes together (a host's, say): management nodes first, then the
         data nodes at once, then SQL nodes; wait until each is back."""

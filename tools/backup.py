@@ -12,6 +12,12 @@ only: the root password into a 0600 option file in the container, removed afterw
 --from-stack, the other stack's backup password likewise. --from-stack copies the backup
 folder from that stack's job first (`docker cp`, a tar stream), for a restore into a fresh or
 resized stack.
+
+After a whole restore (no --databases) every SQL node is restarted, one after the other, each
+waited for until it is connected to the cluster again (sql-node-restart.sh, its parameters
+from the `backupJob.sqlRestarts` output): a mysqld applies the restored NDB_STORED_USER
+accounts (mysql.ndb_sql_metadata) when it joins the cluster, so until then the services'
+accounts are refused. A restore of some databases leaves the accounts as they are.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import re
 import subprocess
 import sys
 from typing import Any
+
+from components.render.backup import sql_restart_text
 
 SCRIPT = "/opt/openstack-ndb/ndb-backup.sh"
 RESTORE_SCRIPT = "/opt/openstack-ndb/ndb-restore.sh"
@@ -101,9 +109,33 @@ def restore(stack: str, backup_id: str, until: str, databases: str, from_stack: 
                  f"[client]\nuser=root\npassword={out['rootPassword']}\n")
     try:
         flags = [f"--env={k}={v}" for k, v in env.items()]
-        return docker(host, "exec", *flags, container, "bash", RESTORE_SCRIPT).returncode
+        code = docker(host, "exec", *flags, container, "bash", RESTORE_SCRIPT).returncode
     finally:
         docker(host, "exec", container, "rm", "-f", CLIENT_CNF, OTHER_PASSWORD)
+    if code != 0 or databases:
+        return code
+    return restart_sql_nodes(out["backupJob"].get("sqlRestarts", []))
+
+
+def restart_sql_nodes(restarts: list[dict[str, Any]]) -> int:
+    """Each SQL node restarted in turn, the next only once the last is connected again, so
+    the endpoint always has one: they apply the restored stored accounts as they join.
+    `restarts`: the `backupJob.sqlRestarts` output, [{"name", "environment"}] in order.
+    Returns the first failing restart's exit status, else 0."""
+    if not restarts:
+        print("warning: the stack's outputs list no SQL node restart (deployed before "
+              "`make restore` restarted them): restart each SQL node so that the restored "
+              "accounts take effect", file=sys.stderr)
+        return 0
+    text = sql_restart_text()
+    for restart in restarts:
+        done = subprocess.run(["bash", "-c", text, "sql-node-restart.sh"],
+                              env={**os.environ, **restart["environment"]}, check=False)
+        if done.returncode != 0:
+            print(f"error: restart of {restart['name']} failed; the restored accounts are "
+                  "not in effect on the SQL nodes not restarted yet", file=sys.stderr)
+            return done.returncode
+    return 0
 
 
 def write_secret(host: str, container: str, path: str, text: str) -> None:

@@ -9,12 +9,18 @@ prunes by `backup.retention`. The schedule is matched by the script itself: the 
 ships no cron daemon, and supercronic is neither in Debian nor on PyPI, so an extra binary
 would have to be fetched and pinned by hand; the matcher is 40 lines of bash, held to
 config/cron.py by a test. docs/design.md §2.6 has the sources.
+
+After a whole restore, every SQL node is restarted in turn (sql-node-restart.sh, as the
+scale-out restarts them): a mysqld applies the NDB_STORED_USER accounts of
+mysql.ndb_sql_metadata when it joins the cluster, not when ndb_restore writes the rows, so
+the restored service accounts are refused (1045) until then.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.render.gates import _with_library, render_sql_restart_script
 from components.render.shell import Script, script_file
 from config.settings import Settings
 from config.topology import Node, Topology
@@ -39,6 +45,9 @@ class BackupArtifacts:
     restore: Script  # ndb-restore.sh and the parameters known up front
     host: str  # the Docker host of the job and the backup volume
     data_nodes: tuple[Node, ...]  # whose volumes the job mounts
+    # per SQL node, in order: sql-node-restart.sh with the `docker` commands of a deployment,
+    # run by `make restore` after a whole restore (the stored accounts take effect)
+    sql_restarts: tuple[Script, ...]
 
 
 def backup_host(settings: Settings) -> str:
@@ -71,7 +80,30 @@ def render_backup(settings: Settings, topology: Topology) -> BackupArtifacts:
         restore=Script(script_file("ndb-restore.sh"), restore_env),
         host=backup_host(settings),
         data_nodes=data,
+        sql_restarts=tuple(sql_restart(settings, topology, s) for s in topology.sql),
     )
+
+
+def sql_restart_text() -> str:
+    """The text of every SQL node's restart (sql_restart's; its parameters are all in its
+    environment), for `make restore`, which has the stack's outputs but not its settings."""
+    return _with_library("sql-node-restart.sh")
+
+
+def sql_restart(settings: Settings, topology: Topology, sql: Node) -> Script:
+    """sql-node-restart.sh for `sql`, run from the operator's machine as the program's
+    commands are: ndb_mgm by `docker exec` in the first management node (DOCKER_HOST its
+    engine), the SQL node restarted by `docker restart --time 60` (mysqld's clean shutdown,
+    not docker's 10 s default) on its own engine."""
+    script = render_sql_restart_script(settings, topology, sql)
+    mgm = topology.management[0]
+    return Script(script.text, {
+        **script.environment,
+        "DOCKER_HOST": settings.host(mgm.host).endpoint,
+        "NDB_MGM": f"docker exec {mgm.container_name} ndb_mgm",
+        "SQL_RESTART": f"docker --host {settings.host(sql.host).endpoint} restart --time 60 "
+                       f"{sql.container_name}",
+    })
 
 
 def binlog_node(topology: Topology) -> Node:

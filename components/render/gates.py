@@ -1,5 +1,6 @@
-"""Readiness gates and the rolling restart: scripts/ndb-gate.sh and scripts/rolling-restart.sh
-after scripts/ndb-gate-lib.sh, with their parameters in the environment.
+"""Readiness gates, the rolling restart and a SQL node's restart: scripts/ndb-gate.sh,
+rolling-restart.sh and sql-node-restart.sh after scripts/ndb-gate-lib.sh, with their
+parameters in the environment.
 
 A gate polls `ndb_mgm` until its condition holds, printing progress on every poll, and fails
 after the stack's timeout with the node ids still missing and the last status it saw. The
@@ -58,3 +59,11 @@ def render_rolling_restart_script(settings: Settings, topology: Topology,
     title = f"rolling restart of node group {group[0].node_group} ({names})"
     return Script(_with_library("rolling-restart.sh"),
                   _environment(settings, title, topology.connectstring, ids))
+
+
+def render_sql_restart_script(settings: Settings, topology: Topology, sql: Node) -> Script:
+    """scripts/sql-node-restart.sh for one SQL node (its pooled node ids): restart it so it
+    reads a configuration with other data nodes, then wait until it is connected again."""
+    title = f"restart of SQL node {sql.name}"
+    return Script(_with_library("sql-node-restart.sh"),
+                  _environment(settings, title, topology.connectstring, sql.node_ids))

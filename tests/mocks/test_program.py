@@ -248,8 +248,13 @@ def test_outputs() -> None:
                             "backupPassword"}
     # Read from the job at every `pulumi up`; the mocks' job has made none yet.
     assert outputs["lastBackup"] == {"id": None, "time": None}
-    assert outputs["backupJob"] == {"container": "osndb-dev-ndb-backup",
-                                    "dockerHost": "unix:///var/run/docker.sock"}
+    job = outputs["backupJob"]
+    assert {k: job[k] for k in ("container", "dockerHost")} == {
+        "container": "osndb-dev-ndb-backup", "dockerHost": "unix:///var/run/docker.sock"}
+    # each SQL node's restart after a whole restore, in order, by its own engine
+    assert [r["name"] for r in job["sqlRestarts"]] == ["ndb-sql-1", "ndb-sql-2"]
+    assert job["sqlRestarts"][1]["environment"]["SQL_RESTART"] == (
+        "docker --host unix:///var/run/docker.sock restart --time 60 osndb-dev-ndb-sql-2")
     assert outputs["keystoneAuthUrl"] == "http://127.0.0.1:5000/v3"
     assert outputs["horizonUrl"] == "http://127.0.0.1:8080/"
     assert outputs["mysqlCommand"] == "mysql -h 127.0.0.1 -P 13306 -u root -p"

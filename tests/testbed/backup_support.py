@@ -10,6 +10,7 @@ import os
 import secrets
 import shlex
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -174,3 +175,45 @@ def restore(target: TestCluster, settings: Settings, backup_dir: Path, backup_id
     return subprocess.run(["bash", "-c", artifacts.restore.text, "ndb-restore.sh"],
                           env={**os.environ, **env}, capture_output=True, text=True,
                           timeout=900, check=False)
+
+
+def restart_sql_nodes(cluster: TestCluster, settings: Settings) -> list[str]:
+    """What `make restore` runs after a whole restore: each SQL node's rendered
+    sql-node-restart.sh in turn, with the test bed's ndb_mgm, and for `docker restart --time
+    60 <container>` a stand-in that asks this process to stop the mysqld (SIGTERM, as docker
+    stop) and start it again. Returns each run's output; fails at the first that fails."""
+    mgm = cluster.workdir / "ndb_mgm"
+    mgm.write_text(f'#!/bin/sh\nexec {shlex.join(cluster.tool("ndb_mgm"))} "$@"\n')
+    mgm.chmod(0o755)
+    stand_in = cluster.workdir / "restart-sql"
+    stand_in.write_text('#!/bin/sh\nrm -f "$0.done"\necho "$1" > "$0.request"\n'
+                        'while [ ! -e "$0.done" ]; do sleep 0.2; done\n')
+    stand_in.chmod(0o755)
+    request, done_file = Path(f"{stand_in}.request"), Path(f"{stand_in}.done")
+    topology = cluster_files(settings)[1].topology
+    outputs = []
+    for sql, script in zip(topology.sql, render_backup(settings, topology).sql_restarts,
+                           strict=True):
+        env = {**os.environ, **{k: cluster.localise(v) for k, v in script.environment.items()},
+               "NDB_MGM": str(mgm), "SQL_RESTART": f"{stand_in} {sql.node_id}"}
+        result: dict[str, subprocess.CompletedProcess[str]] = {}
+        thread = threading.Thread(target=_run_into, args=(result, script.text, env))
+        thread.start()
+        while thread.is_alive():
+            if request.exists():
+                node_id = int(request.read_text())
+                request.unlink()
+                cluster.terminate_node(node_id)
+                cluster.start_node(node_id)
+                done_file.write_text("restarted\n")
+            thread.join(0.2)
+        done = result["done"]
+        assert done.returncode == 0, f"restart of {sql.name}: {done.stdout}{done.stderr}"
+        outputs.append(done.stdout)
+    return outputs
+
+
+def _run_into(result: dict[str, subprocess.CompletedProcess[str]], text: str,
+              env: dict[str, str]) -> None:
+    result["done"] = subprocess.run(["bash", "-c", text], env=env, capture_output=True,
+                                    text=True, timeout=900, check=False)

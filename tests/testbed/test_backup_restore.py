@@ -8,9 +8,12 @@ stack's rendered files, its first SQL node logging NDB changes (backup.binlog.en
 - Restore elsewhere (make test-full, marker `full`): keystone's schema migrated by its own
   bootstrap (its account NDB_STORED_USER, as ServiceDatabase makes it) and a write load; the
   backup job's loop on an every-minute schedule makes an encrypted backup; it is restored into
-  a fresh 2-data-node cluster and into a 4-data-node one: keystone's tables and a fixed table
-  have the same rows and checksums, the load's rows committed before the backup are there,
-  keystone's account logs in through both SQL nodes and keystone issues a token.
+  a fresh 2-data-node cluster and into a 4-data-node one, each SQL node restarted in turn
+  afterwards as `make restore` does (a mysqld applies the restored NDB_STORED_USER accounts
+  as it joins the cluster): keystone's tables and a fixed table have the same rows and
+  checksums, the load's rows committed before the backup are there, keystone's account logs
+  in through both SQL nodes and keystone, its database reached through each SQL node in
+  turn, issues a token.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from testbed.cluster import TestCluster
 from tests.testbed.backup_support import (
     BackupJob,
     password_file,
+    restart_sql_nodes,
     restore,
     stack_settings,
     started,
@@ -150,6 +154,20 @@ def check_restored(target: TestCluster, tables: list[str], before: dict[str, Any
                         password=secrets_for("keystone").database_password).close()
 
 
+def through_sql_node(base: type, node_id: int) -> type:
+    """`base` (RenderedServices) with the services' database URL naming one SQL node instead
+    of the test bed's HAProxy, so that what keystone does goes through that node."""
+
+    class Through(base):  # type: ignore[misc]
+        def addresses(self, text: str) -> str:
+            host, port = self.cluster.endpoint()
+            sql_host, sql_port = self.cluster.sql_address(node_id)
+            return str(super().addresses(text).replace(
+                f"@{host}:{port}/", f"@{sql_host}:{sql_port}/"))
+
+    return Through
+
+
 @pytest.mark.full
 def test_scheduled_backup_restores_into_fresh_and_larger_clusters(
         source: TestCluster, tmp_path: Path) -> None:
@@ -197,16 +215,28 @@ def test_scheduled_backup_restores_into_fresh_and_larger_clusters(
             t0 = time.monotonic()
             done = restore(target, target_settings, backups, backup_id, password)
             assert done.returncode == 0, done.stdout + done.stderr
-            print(f"[restore] into {count} data nodes in {time.monotonic() - t0:.1f}s:\n"
-                  f"{done.stdout.strip()}")
+            restored = time.monotonic()
+            restarts = restart_sql_nodes(target, target_settings)
+            print(f"[restore] into {count} data nodes in {restored - t0:.1f}s, SQL nodes "
+                  f"restarted in {time.monotonic() - restored:.1f}s:\n{done.stdout.strip()}\n"
+                  + "".join(restarts))
             check_restored(target, tables, before, load_table=load.table,
                            before_backup=before_backup,
                            attempted={w.seq for w in result.writes})
             print(f"[restore] {count} data nodes: {len(tables)} tables identical on both SQL "
                   f"nodes, {len(before_backup)} load rows from before the backup present")
-            with memcached("127.0.0.1") as cache:
-                services = RenderedServices(target_settings, target, cache,
-                                            tmp_path / f"keystone-{count}")
-                with services.serve("keystone", "keystone-api-1") as url:
-                    seen = services.keystone_client("token", url)
-            assert seen["token"] and target_settings.openstack.admin_user in seen["users"]
+            for node_id in SQL_NODES:
+                with memcached("127.0.0.1") as cache:
+                    services = through_sql_node(RenderedServices, node_id)(
+                        target_settings, target, cache, tmp_path / f"keystone-{count}-{node_id}")
+                    with services.serve("keystone", "keystone-api-1") as url:
+                        seen = services.keystone_client("token", url)
+                host, port = target.sql_address(node_id)
+                confs = [p.read_text(errors="replace") for p in
+                         (tmp_path / f"keystone-{count}-{node_id}").rglob("*.conf")
+                         if p.is_file()]
+                assert any(f"@{host}:{port}/keystone" in c for c in confs), \
+                    f"keystone's database URL does not name SQL node {node_id}"
+                assert seen["token"] and target_settings.openstack.admin_user in seen["users"]
+                print(f"[restore] {count} data nodes: keystone through SQL node {node_id} "
+                      "issued a token")

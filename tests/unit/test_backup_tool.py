@@ -10,10 +10,16 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from components.render.artifacts import render_cluster
 from tests.mock_program import ROOT
+from tests.stacks import settings_for
 
+RESTARTS = [{"name": f"ndb-sql-{i + 1}", "environment": {**s.environment,
+                                                          "NDB_GATE_POLL_SECONDS": "0"}}
+            for i, s in enumerate(render_cluster(settings_for("dev")).backup.sql_restarts)]
 OUTPUTS = {
-    "backupJob": {"container": "osndb-dev-ndb-backup", "dockerHost": "unix:///x.sock"},
+    "backupJob": {"container": "osndb-dev-ndb-backup", "dockerHost": "unix:///x.sock",
+                  "sqlRestarts": RESTARTS},
     "nodes": {"ndb-sql-1": {"address": "172.28.0.10", "port": 3306},
               "ndb-sql-2": {"address": "172.28.0.11", "port": 3306}},
     "rootPassword": "root-SECRET-pw",
@@ -31,12 +37,17 @@ with open(log, "a") as f:
                         "env": sorted(os.environ.values()), "stdin": stdin}) + "\\n")
 if os.path.basename(sys.argv[0]) == "pulumi":
     print(open(os.environ["FAKE_OUTPUTS"]).read())
+if sys.argv[-2:] == ["-e", "show"]:  # ndb_mgm: both SQL nodes connected
+    print("[mysqld(API)]\\t2 node(s)\\nid=147\\t@172.28.0.10  (mysql-9.7.2 ndb-9.7.2)\\n"
+          "id=148\\t@172.28.0.11  (mysql-9.7.2 ndb-9.7.2)")
+if "restore" in os.environ.get("FAKE_FAIL", "") and "RESTORE_UNTIL" in " ".join(sys.argv):
+    sys.exit(3)
 """
 
 
-def run_tool(tmp_path: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
+def run_tool(tmp_path: Path, *args: str, fail: str = "") -> tuple[int, list[dict[str, Any]]]:
     bin_dir = tmp_path / "bin"
-    bin_dir.mkdir(exist_ok=True)
+    bin_dir.mkdir(parents=True, exist_ok=True)
     for name in ("pulumi", "docker"):
         (bin_dir / name).write_text(FAKE)
         (bin_dir / name).chmod(0o755)
@@ -44,7 +55,7 @@ def run_tool(tmp_path: Path, *args: str) -> tuple[int, list[dict[str, Any]]]:
     outputs = tmp_path / "outputs.json"  # a file: the stand-ins' environment stays clean
     outputs.write_text(json.dumps(OUTPUTS))
     env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "FAKE_LOG": str(log),
-           "FAKE_OUTPUTS": str(outputs)}
+           "FAKE_OUTPUTS": str(outputs), "FAKE_FAIL": fail}
     done = subprocess.run([sys.executable, "-m", "tools.backup", *args], cwd=ROOT, env=env,
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
     calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
@@ -80,8 +91,10 @@ def test_restore_until_a_time_with_secrets_on_stdin_only(tmp_path: Path) -> None
     assert written["/run/openstack-ndb-restore-backup-password"] == "backup-SECRET-pw"
     assert any(c["argv"][:3] == ["docker", "cp", "osndb-dev-ndb-backup:/backups/2612010230"]
                for c in docker)
-    assert docker[-1]["argv"][-3:] == ["-f", "/run/openstack-ndb-restore.cnf",
-                                       "/run/openstack-ndb-restore-backup-password"]
+    # the secrets removed as soon as the restore script is done
+    assert docker[docker.index(restore) + 1]["argv"][-3:] == [
+        "-f", "/run/openstack-ndb-restore.cnf",
+        "/run/openstack-ndb-restore-backup-password"]
     for call in calls:
         seen = " ".join(call["argv"]) + " ".join(call["env"])
         assert "SECRET" not in seen, call["argv"]
@@ -91,3 +104,33 @@ def test_restore_refuses_a_bad_time(tmp_path: Path) -> None:
     code, calls = run_tool(tmp_path, "restore", "--stack", "dev", "--backup", "1",
                            "--until", "yesterday")
     assert code != 0 and not calls
+
+
+def restarts_of(calls: list[dict[str, Any]]) -> list[list[str]]:
+    return [c["argv"] for c in calls if "restart" in c["argv"]]
+
+
+def test_a_whole_restore_restarts_each_sql_node_in_turn(tmp_path: Path) -> None:
+    # The restored NDB_STORED_USER accounts take effect as a mysqld joins the cluster.
+    code, calls = run_tool(tmp_path, "restore", "--stack", "dev", "--backup", "2612010230")
+    assert code == 0
+    argvs = [c["argv"] for c in calls]
+    restore_at = next(i for i, a in enumerate(argvs)
+                      if "/opt/openstack-ndb/ndb-restore.sh" in a)
+    restarts = [i for i, a in enumerate(argvs) if "restart" in a]
+    assert [argvs[i] for i in restarts] == [
+        ["docker", "--host", "unix:///var/run/docker.sock", "restart", "--time", "60",
+         f"osndb-dev-ndb-sql-{n}"] for n in (1, 2)]
+    assert restore_at < restarts[0]
+    # the second only after the first is seen connected again (ndb_mgm show in between)
+    between = argvs[restarts[0] + 1:restarts[1]]
+    assert any(a[-2:] == ["-e", "show"] and "osndb-dev-ndb-mgmd-1" in a for a in between)
+
+
+def test_no_restart_after_a_failed_or_partial_restore(tmp_path: Path) -> None:
+    code, calls = run_tool(tmp_path / "a", "restore", "--stack", "dev", "--backup", "1",
+                           fail="restore")
+    assert code == 3 and not restarts_of(calls)
+    code, calls = run_tool(tmp_path / "b", "restore", "--stack", "dev", "--backup", "1",
+                           "--databases", "nova")
+    assert code == 0 and not restarts_of(calls)
