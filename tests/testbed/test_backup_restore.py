@@ -29,6 +29,7 @@ from typing import Any
 import pymysql
 import pytest
 
+from config import Settings
 from testbed.cluster import TestCluster
 from tests.testbed.backup_support import (
     BackupJob,
@@ -119,6 +120,13 @@ KEYSTONE_TABLES = ("user", "local_user", "password", "project", "role", "assignm
                    "endpoint", "service")
 
 
+# CHECKSUM TABLE of keystone.project is not a function of its rows on NDB: the scale-out test
+# (branch i14-scaleout) saw it change between two calls with the rows unchanged, and here the
+# restore into 4 data nodes gave another checksum with every row equal. Its rows are compared.
+UNSTABLE_CHECKSUM = {"keystone.project": "changes with its rows unchanged (i14-scaleout's "
+                                         "finding, and this test's first 4-data-node run)"}
+
+
 def snapshot(cluster: TestCluster, node_id: int, tables: list[str]) -> dict[str, Any]:
     """Every row (ordered by all columns) and CHECKSUM TABLE of each table, via one SQL node."""
     out: dict[str, Any] = {}
@@ -143,7 +151,13 @@ def check_restored(target: TestCluster, tables: list[str], before: dict[str, Any
     for node_id in SQL_NODES:
         after = snapshot(target, node_id, tables)
         for table in tables:
-            assert after[table] == before[table], f"{table} differs, SQL node {node_id}"
+            rows, checksum = after[table]
+            assert rows == before[table][0], f"{table}: rows differ, SQL node {node_id}"
+            if table in UNSTABLE_CHECKSUM:
+                print(f"[restore] {table}: rows identical; CHECKSUM TABLE {checksum}, before "
+                      f"{before[table][1]} (not compared: {UNSTABLE_CHECKSUM[table]})")
+                continue
+            assert checksum == before[table][1], f"{table}: checksum differs, SQL node {node_id}"
         rows = read_back(partial(connect, target, node_id), load_table)
         assert before_backup <= rows, sorted(before_backup - rows)[:20]
         assert rows <= attempted
@@ -166,6 +180,26 @@ def through_sql_node(base: type, node_id: int) -> type:
                 f"@{host}:{port}/", f"@{sql_host}:{sql_port}/"))
 
     return Through
+
+
+def token_through_each_sql_node(target: TestCluster, settings: Settings, workdir: Path) -> None:
+    """keystone, its database URL naming each SQL node in turn, issues a token and lists the
+    stack's admin: the restored service account works through every SQL node."""
+    from tests.openstack.rendered import RenderedServices, memcached
+
+    for node_id in SQL_NODES:
+        folder = workdir / f"sql-{node_id}"
+        with memcached("127.0.0.1") as cache:
+            services = through_sql_node(RenderedServices, node_id)(settings, target, cache,
+                                                                   folder)
+            with services.serve("keystone", "keystone-api-1") as url:
+                seen = services.keystone_client("token", url)
+        host, port = target.sql_address(node_id)
+        confs = [p.read_text(errors="replace") for p in folder.rglob("*.conf") if p.is_file()]
+        assert any(f"@{host}:{port}/keystone" in c for c in confs), \
+            f"keystone's database URL does not name SQL node {node_id}"
+        assert seen["token"] and settings.openstack.admin_user in seen["users"]
+        print(f"[restore] keystone through SQL node {node_id} issued a token")
 
 
 @pytest.mark.full
@@ -198,7 +232,7 @@ def test_scheduled_backup_restores_into_fresh_and_larger_clusters(
     job = BackupJob(source, settings, backups, password, schedule="* * * * *")
     log = tmp_path / "backup-job.log"
     with WriteLoad(lambda: connect(source), max_seconds=240) as load, job.loop(log):
-        start = time.monotonic()
+        start, start_wall = time.monotonic(), datetime.now(UTC)
         backup_id = job.wait_for_backup(None, timeout=150, log=log)
         backed_up = time.monotonic()
         result = load.stop()
@@ -206,8 +240,12 @@ def test_scheduled_backup_restores_into_fresh_and_larger_clusters(
           f"{log.read_text().strip()}")
     info = (backups / str(backup_id) / "backup.info").read_text()
     assert "encrypted=yes" in info and "nodes=1 2" in info, info
-    # The rows committed before the job started are in the backup (it began later).
-    before_backup = {w.seq for w in result.committed(end=start)}
+    # The id is the UTC minute the job began the backup (YYMMDDhhmm), and a backup holds
+    # the data as of its end: every row committed before that minute began is in it.
+    began = datetime.strptime(str(backup_id), "%y%m%d%H%M").replace(tzinfo=UTC)
+    before_backup = {w.seq for w in result.committed(
+        end=start + (began - start_wall).total_seconds())}
+    assert before_backup, "no load row committed before the backup began: nothing to check"
 
     for count, prefix in ((2, "127.0.5"), (4, "127.0.6")):
         target_settings = stack_settings(count, binlog=False)
@@ -225,18 +263,4 @@ def test_scheduled_backup_restores_into_fresh_and_larger_clusters(
                            attempted={w.seq for w in result.writes})
             print(f"[restore] {count} data nodes: {len(tables)} tables identical on both SQL "
                   f"nodes, {len(before_backup)} load rows from before the backup present")
-            for node_id in SQL_NODES:
-                with memcached("127.0.0.1") as cache:
-                    services = through_sql_node(RenderedServices, node_id)(
-                        target_settings, target, cache, tmp_path / f"keystone-{count}-{node_id}")
-                    with services.serve("keystone", "keystone-api-1") as url:
-                        seen = services.keystone_client("token", url)
-                host, port = target.sql_address(node_id)
-                confs = [p.read_text(errors="replace") for p in
-                         (tmp_path / f"keystone-{count}-{node_id}").rglob("*.conf")
-                         if p.is_file()]
-                assert any(f"@{host}:{port}/keystone" in c for c in confs), \
-                    f"keystone's database URL does not name SQL node {node_id}"
-                assert seen["token"] and target_settings.openstack.admin_user in seen["users"]
-                print(f"[restore] {count} data nodes: keystone through SQL node {node_id} "
-                      "issued a token")
+            token_through_each_sql_node(target, target_settings, tmp_path / f"keystone-{count}")
