@@ -17,12 +17,15 @@ VENV_DIR := $(CACHE)/venv-$(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: help venv testbed bench-peer bench-ha bench-scale-out openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest sizing measure-sizing up preview destroy openrc test test-fast test-full test-unit test-mocks lint bench clean
+.PHONY: help venv testbed bench-peer bench-ha bench-scale-out openstack-venvs kolla-source cluster-up cluster-down status cloud-up cloud-down tempest sizing measure-sizing up preview destroy openrc backup restore test test-fast test-full test-unit test-mocks lint bench clean
 
 help:
 	@echo "make up       pulumi up on the $(STACK) stack (needs the Pulumi CLI and Docker)"
 	@echo "make preview  pulumi preview --diff on the $(STACK) stack"
 	@echo "make openrc   the admin's openrc from the stack outputs, mode 0600 (openrc-$(STACK))"
+	@echo "make backup   one native NDB backup now, by the stack's backup job"
+	@echo "make restore BACKUP=<id> [UNTIL='YYYY-MM-DD hh:mm:ss'] [DATABASES=a,b] [FROM=<stack>]"
+	@echo "              restore a backup (and replay the binlog up to UNTIL, UTC)"
 	@echo "make test-fast  the inner loop: unit and mock tests (markers unit, mocks); no root, ~20-30 s on 2 cores"
 	@echo "make test     what CI runs: venv, lint, test bed, every tier (unit mocks real testbed"
 	@echo "              openstack kolla); needs root; README \"Tests\" says what each tier needs"
@@ -102,6 +105,23 @@ openrc:
 lint: venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
+
+# Backups (README "Backups", "Restore", "Point-in-time recovery"): run by the stack's backup job
+# container (docker exec); tools/backup.py reads the stack outputs. Secrets go on stdin only.
+backup: venv
+	$(require_tools)
+	$(PY) -m tools.backup backup --stack $(STACK)
+
+BACKUP ?=
+UNTIL ?=
+DATABASES ?=
+FROM ?=
+restore: venv
+	$(require_tools)
+	@test -n "$(BACKUP)" || { echo "usage: make restore BACKUP=<id> [UNTIL='YYYY-MM-DD hh:mm:ss']" \
+	  "[DATABASES=a,b] [FROM=<stack the backup was made on>] [STACK=...]" >&2; exit 2; }
+	$(PY) -m tools.backup restore --stack $(STACK) --backup "$(BACKUP)" --until "$(UNTIL)" \
+	  --databases "$(DATABASES)" --from-stack "$(FROM)"
 
 # Tiers are pytest markers, given by folder in conftest.py (pyproject.toml lists them).
 test-fast: venv

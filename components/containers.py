@@ -57,6 +57,9 @@ class ContainerSpec:
     published: Mapping[int, int] = field(default_factory=dict)  # container port -> host port
     volume: docker.Volume | None = None
     volume_path: str | None = None
+    # Further named volumes as (volume, path in the container): the backup job mounts the
+    # backup volume and every data node's volume on its host.
+    more_volumes: Sequence[tuple[docker.Volume, str]] = ()
     health: Sequence[str] | None = None  # Docker's test form: ["CMD", ...]; waits for healthy
     one_shot: bool = False  # runs to completion, attached: `pulumi up` waits for its exit
     stop_grace_seconds: int = 30
@@ -93,9 +96,11 @@ def container(settings: Settings, spec: ContainerSpec, *, parent: pulumi.Resourc
                for name, address in spec.extra_hosts.items()] or None,
         uploads=[docker.ContainerUploadArgs(file=u.path, content=u.content,
                                             permissions=u.mode) for u in spec.uploads] or None,
-        volumes=[docker.ContainerVolumeArgs(volume_name=spec.volume.name,
-                                            container_path=spec.volume_path)]
-        if spec.volume is not None else None,
+        volumes=[*([docker.ContainerVolumeArgs(volume_name=spec.volume.name,
+                                               container_path=spec.volume_path)]
+                   if spec.volume is not None else []),
+                 *(docker.ContainerVolumeArgs(volume_name=v.name, container_path=path)
+                   for v, path in spec.more_volumes)] or None,
         healthcheck=docker.ContainerHealthcheckArgs(
             tests=list(spec.health), interval=f"{health.interval_seconds}s",
             timeout=f"{health.timeout_seconds}s", retries=health.retries,

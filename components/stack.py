@@ -80,6 +80,17 @@ def deploy(settings: Settings) -> Cloud:
     pulumi.export("nodes", {n.name: {"host": n.host, "address": n.address, "port": n.port,
                                      "nodeIds": list(n.node_ids)} for n in topo.nodes})
     pulumi.export("rootPassword", cluster.sql.password)
+    if cluster.backup is not None:
+        pulumi.export("lastBackup", cluster.backup.last_backup)
+        pulumi.export("backupJob", {
+            "container": cluster.backup.container_name,
+            "dockerHost": settings.host(artifacts.backup.host).endpoint,
+            # run by `make restore` after a whole restore, one SQL node after the other
+            "sqlRestarts": [{"name": sql.name, "environment": script.environment}
+                            for sql, script in zip(topo.sql, artifacts.backup.sql_restarts,
+                                                   strict=True)]})
+        if cluster.backup.password is not None:  # a restore elsewhere needs it
+            pulumi.export("backupPassword", cluster.backup.password)
     pulumi.export("mysqlCommand", f"mysql -h {endpoint.host} -P {endpoint.port} -u root -p")
     if control_plane is not None:
         pulumi.export("services", {

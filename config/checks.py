@@ -109,7 +109,30 @@ def check_topology(settings: Settings, topology: Topology) -> list[Problem]:
     problems += _check_replica_spread(settings, topology)
     problems += _check_redundant_spread(settings, topology)
     problems += _check_ports(settings, topology)
+    problems += _check_backup(settings, topology)
     return problems
+
+
+def _check_backup(settings: Settings, topology: Topology) -> list[Problem]:
+    """The backup job reads each data node's backup files through the node's volume, which
+    only a container on the same Docker host can mount (components/render/backup.py)."""
+    backup = settings.backup
+    known = {h.name for h in settings.hosts}
+    if backup.host is not None and backup.host not in known:
+        return [Problem("backup.host", unknown_host(backup.host, known))]
+    if not backup.enabled:
+        return []
+    host = backup.host or settings.hosts[0].name
+    elsewhere = sorted({n.host for n in topology.data if n.host != host})
+    if elsewhere:
+        return [Problem(
+            "backup.enabled",
+            f"the backup job on {host} copies each data node's backup files from the node's "
+            f"volume, and data nodes run on {', '.join(elsewhere)} too: a job that reaches "
+            "other hosts' volumes is not built yet (README \"Backups\"). Set backup.enabled: "
+            "false (backup.binlog works without it), or place every data node on backup.host",
+        )]
+    return []
 
 
 def _check_hosts(settings: Settings) -> list[Problem]:

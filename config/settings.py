@@ -21,6 +21,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
+from config import cron
 from config.images import require_pinned_image
 from config.units import ByteSize
 
@@ -46,6 +47,7 @@ DnsLabel = Annotated[str, AfterValidator(_dns_label)]
 Port = Annotated[int, Field(ge=1, le=65535)]
 PinnedImage = Annotated[str, AfterValidator(require_pinned_image)]
 DatabaseCharset = Literal["utf8mb3", "utf8mb4"]
+CronSchedule = Annotated[str, AfterValidator(cron.validate)]
 
 
 class Model(BaseModel):
@@ -327,6 +329,41 @@ class MonitoringSettings(Model):
     backup_max_age_hours: int = Field(default=26, ge=1)
     memory_limit: ByteSize = 512 << 20
     images: MonitoringImageSettings = MonitoringImageSettings()
+class BackupRetentionSettings(Model):
+    """Which backups the job keeps after each run: the newest `count`, and of those none
+    older than `maxAgeDays` (when set). The newest backup is always kept."""
+
+    count: int = Field(default=7, ge=1)
+    max_age_days: int | None = Field(default=None, ge=1)
+
+
+class BinlogSettings(Model):
+    """Binary logging of NDB changes on the first SQL node, for point-in-time recovery (the
+    manual's "Point-In-Time Recovery Using NDB Cluster Replication", docs/design.md §2.8):
+    `ndb-log-bin`, `log-bin`, full row images."""
+
+    enabled: StrictBool = False
+    # binlog_expire_logs_seconds: how long binlog files stay; a point in time can be reached
+    # from a backup only while every binlog since that backup is kept, so keep it above the
+    # backup interval (MySQL's default is 30 days).
+    expire_seconds: int = Field(default=7 * 86400, ge=0, le=4294967295)
+
+
+class BackupSettings(Model):
+    """Scheduled native NDB backups (`START BACKUP <id> WAIT COMPLETED`) copied off the data
+    nodes' volumes into a backup volume on `host`, pruned by `retention`."""
+
+    enabled: StrictBool = True
+    # crontab(5) syntax, five numeric fields, in UTC (the job's clock): 02:30 every day.
+    schedule: CronSchedule = "30 2 * * *"
+    # START BACKUP ... ENCRYPT with a generated password (pulumi_random), handed to ndb_mgm on
+    # standard input (--backup-password-from-stdin) from a 0400 file; never an argument.
+    encrypt: StrictBool = True
+    # The Docker host of the job and the backup volume; default: the first host.
+    host: str | None = None
+    retention: BackupRetentionSettings = BackupRetentionSettings()
+    binlog: BinlogSettings = BinlogSettings()
+    memory_limit: ByteSize = 256 << 20
 
 
 class Settings(Model):
@@ -345,6 +382,7 @@ class Settings(Model):
     gates: GateSettings = GateSettings()
     health_checks: HealthCheckSettings = HealthCheckSettings()
     monitoring: MonitoringSettings = MonitoringSettings()
+    backup: BackupSettings = BackupSettings()
 
     @property
     def multi_host(self) -> bool:

@@ -23,6 +23,7 @@ import pulumi
 import pulumi_command as command
 
 from components.containers import HostResources, host_resources
+from components.ndb.backup import NdbBackupJob, NdbBackupJobArgs
 from components.ndb.data_nodes import NdbDataNodeGroup, NdbDataNodeGroupArgs
 from components.ndb.deployed import DeployedTopology
 from components.ndb.management import NdbManagementNode, NdbManagementNodeArgs
@@ -80,15 +81,11 @@ class Cluster(pulumi.ComponentResource):
         self.sql_restarts: list[command.local.Command] = []
         previous: list[pulumi.Resource] = [g.rolling_restart for g in self.groups]
         for sql, script in zip(topo.sql, artifacts.sql_restarts, strict=True):
-            endpoint = self.hosts[sql.host].host.endpoint
             restart = command.local.Command(
                 f"{name}-sql-{sql.index + 1}-restart",
                 create="echo 'SQL node created with data nodes '\"$NDB_DATA_NODE_IDS\"",
                 update=script.text, interpreter=GATE_INTERPRETER,
-                environment={**script.environment, **mgm_env, "NDB_DATA_NODE_IDS": data_ids,
-                             # mysqld's clean shutdown, not docker's 10 s default
-                             "SQL_RESTART": f"docker --host {endpoint} restart --time 60 "
-                                            f"{sql.container_name}"},
+                environment={**script.environment, "NDB_DATA_NODE_IDS": data_ids},
                 opts=pulumi.ResourceOptions(parent=self, depends_on=previous))
             self.sql_restarts.append(restart)
             previous = [restart]
@@ -110,6 +107,16 @@ class Cluster(pulumi.ComponentResource):
                          "SQL_EXEC": f"docker --host {self.hosts[first_sql.host].host.endpoint}"
                                      f" exec -i {first_sql.container_name}"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.sql.gate]))
+        self.backup: NdbBackupJob | None = None
+        if settings.backup.enabled:
+            backup = artifacts.backup
+            self.backup = NdbBackupJob(f"{name}-backup", NdbBackupJobArgs(
+                settings=settings, artifacts=backup, hosts=self.hosts[backup.host],
+                data_volumes={n.node_id: v for members, g in zip(topo.node_groups, self.groups,
+                                                                 strict=True)
+                              for n, v in zip(members, g.volumes, strict=True)},
+                mgmd=self.management[0].container, after=[self.sql.gate],
+            ), child)
         self.register_outputs({
             "managementConnectstring": topo.connectstring,
             "sqlEndpoint": str(topo.client_endpoint),

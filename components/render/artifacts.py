@@ -8,11 +8,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from components.render.backup import BackupArtifacts, render_backup
 from components.render.gates import (
+    render_deployed_sql_restart,
     render_gate_script,
     render_rolling_restart_script,
     render_scale_out_script,
-    render_sql_restart_script,
 )
 from components.render.haproxy import render_haproxy_cfg
 from components.render.ndb import render_config_ini, render_my_cnf
@@ -43,6 +44,7 @@ class ClusterArtifacts:
     sql_checks: tuple[SqlCheck, ...]  # per SQL node: its check agent and account script
     sql_restarts: tuple[Script, ...]  # per SQL node: restarted when the data nodes change
     scale_out: Script  # node groups for new data nodes, every NDB table spread onto them
+    backup: BackupArtifacts  # the backup job's and the restore's scripts
 
 
 def render_cluster(settings: Settings, topology: Topology | None = None) -> ClusterArtifacts:
@@ -70,8 +72,9 @@ def render_cluster(settings: Settings, topology: Topology | None = None) -> Clus
         sql_gate=render_gate_script(settings, topo, "sql", topo.sql),
         haproxy_cfg=render_haproxy_cfg(settings, topo),
         sql_checks=render_sql_checks(settings, topo),
-        sql_restarts=tuple(render_sql_restart_script(settings, topo, s) for s in topo.sql),
+        sql_restarts=tuple(render_deployed_sql_restart(settings, topo, s) for s in topo.sql),
         scale_out=render_scale_out_script(settings, topo),
+        backup=render_backup(settings, topo),
     )
 
 
@@ -93,4 +96,6 @@ def all_scripts(artifacts: ClusterArtifacts) -> dict[str, Script]:
     for sql, text in zip(topo.sql, artifacts.sql_restarts, strict=True):
         scripts[f"restart-{sql.name}.sh"] = text
     scripts["scale-out.sh"] = artifacts.scale_out
+    scripts["ndb-backup.sh"] = artifacts.backup.job
+    scripts["ndb-restore.sh"] = artifacts.backup.restore
     return scripts

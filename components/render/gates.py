@@ -1,6 +1,6 @@
-"""Readiness gates, the rolling restart and the scale-out: scripts/ndb-gate.sh,
-rolling-restart.sh, sql-node-restart.sh and ndb-scale-out.sh after scripts/ndb-gate-lib.sh,
-with their parameters in the environment.
+"""Readiness gates, the rolling restart, a SQL node's restart (scale-out, restore) and the
+scale-out: scripts/ndb-gate.sh, rolling-restart.sh, sql-node-restart.sh and ndb-scale-out.sh
+after scripts/ndb-gate-lib.sh, with their parameters in the environment.
 
 A gate polls `ndb_mgm` until its condition holds, printing progress on every poll, and fails
 after the stack's timeout with the node ids still missing and the last status it saw. The
@@ -82,4 +82,21 @@ def render_scale_out_script(settings: Settings, topology: Topology) -> Script:
         "NDB_NO_OF_REPLICAS": str(settings.data_nodes.no_of_replicas),
         "SQL_ROOT_PASSWORD_FILE": ROOT_PASSWORD_PATH,
         "SQL_SOCKET": f"{SQL_DATA_DIR}/mysql.sock",
+    })
+
+
+def render_deployed_sql_restart(settings: Settings, topology: Topology, sql: Node) -> Script:
+    """sql-node-restart.sh for `sql` as deployed (the scale-out's restarts, `make restore`'s),
+    run from the operator's machine as the program's
+    commands are: ndb_mgm by `docker exec` in the first management node (DOCKER_HOST its
+    engine), the SQL node restarted by `docker restart --time 60` (mysqld's clean shutdown,
+    not docker's 10 s default) on its own engine."""
+    script = render_sql_restart_script(settings, topology, sql)
+    mgm = topology.management[0]
+    return Script(script.text, {
+        **script.environment,
+        "DOCKER_HOST": settings.host(mgm.host).endpoint,
+        "NDB_MGM": f"docker exec {mgm.container_name} ndb_mgm",
+        "SQL_RESTART": f"docker --host {settings.host(sql.host).endpoint} restart --time 60 "
+                       f"{sql.container_name}",
     })

@@ -121,7 +121,27 @@ def render_my_cnf(settings: Settings, topology: Topology, sql: Node) -> str:
         # host cache off they never count towards max_connect_errors (no blocked endpoint).
         "host_cache_size": 0,
     }
+    if settings.backup.binlog.enabled and sql == topology.sql[0]:
+        # Point-in-time recovery: the first SQL node logs NDB changes (components/render/backup.py).
+        mysqld.update(binlog_options(settings, sql))
     lines = [HEADER.rstrip("\n"), "[mysqld]"]
     lines += [key if value is None else f"{key}={value}" for key, value in mysqld.items()]
     lines += ["", "[mysql_cluster]", f"ndb-connectstring={topology.connectstring}", ""]
     return "\n".join(lines)
+
+
+def binlog_options(settings: Settings, sql: Node) -> dict[str, object]:
+    """my.cnf [mysqld] options of the binlogging SQL node (docs/design.md §2.8): NDB changes
+    logged (`ndb-log-bin`, off by default since NDB 8.0), in ROW format, with full row images
+    and updates as updates, so that replaying them through mysqld (mysqlbinlog | mysql)
+    rewrites whole rows; a server id of its own (its NDB node id); binlog files removed after
+    `backup.binlog.expireSeconds`."""
+    return {
+        "server-id": sql.node_id,
+        "log-bin": "binlog",
+        "binlog-format": "ROW",
+        "ndb-log-bin": "ON",
+        "ndb-log-updated-only": "OFF",
+        "ndb-log-update-as-write": "OFF",
+        "binlog_expire_logs_seconds": settings.backup.binlog.expire_seconds,
+    }

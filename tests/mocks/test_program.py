@@ -67,6 +67,10 @@ def test_node_ids_addresses_and_ports(stack: str) -> None:
             # (the mocks give a resource the id <name>-id)
             assert c.inputs["networkMode"] == f"container:{c.name.removesuffix('-check')}-id"
             assert "networksAdvanced" not in c.inputs
+        elif stack == "dev" and c.name == "ndb-backup-container":
+            # The backup job lives in the first management node's network namespace.
+            assert c.inputs["networkMode"] == "container:ndb-mgmd-1-container-id"
+            assert "networksAdvanced" not in c.inputs
         elif stack == "dev" and c.name.startswith("ndb-"):
             (net,) = c.inputs["networksAdvanced"]
             assert net["ipv4Address"] in {n["address"] for n in nodes.values()}
@@ -211,7 +215,10 @@ def test_components_follow_pulumi_guidelines(stack: str) -> None:
     r = run(stack)
     components = [x for x in r.resources if not x.custom]
     tokens = {c.type for c in components}
-    assert tokens == {"openstack-ndb:ndb:Cluster", "openstack-ndb:ndb:NdbManagementNode",
+    assert ("openstack-ndb:ndb:NdbBackupJob" in tokens) == (stack == "dev")
+    # prod's backup job is off (Pulumi.prod.yaml says why).
+    backup = {"openstack-ndb:ndb:NdbBackupJob"} if stack == "dev" else set()
+    assert tokens - backup == {"openstack-ndb:ndb:Cluster", "openstack-ndb:ndb:NdbManagementNode",
                       "openstack-ndb:ndb:NdbDataNodeGroup", "openstack-ndb:ndb:SqlNodePool",
                       "openstack-ndb:openstack:ControlPlane",
                       "openstack-ndb:openstack:OpenStackService",
@@ -240,9 +247,19 @@ def test_outputs() -> None:
     assert set(outputs) == {"sqlEndpoint", "managementConnectstring", "nodes", "rootPassword",
                             "mysqlCommand", "services", "keystoneAuthUrl", "adminPassword",
                             "openrc", "horizonUrl", "prometheusUrl", "grafanaUrl",
-                            "grafanaAdminPassword"}
+                            "grafanaAdminPassword", "lastBackup", "backupJob",
+                            "backupPassword"}
     assert outputs["prometheusUrl"] == "http://127.0.0.1:9090"
     assert outputs["grafanaUrl"] == "http://127.0.0.1:3000"
+    # Read from the job at every `pulumi up`; the mocks' job has made none yet.
+    assert outputs["lastBackup"] == {"id": None, "time": None}
+    job = outputs["backupJob"]
+    assert {k: job[k] for k in ("container", "dockerHost")} == {
+        "container": "osndb-dev-ndb-backup", "dockerHost": "unix:///var/run/docker.sock"}
+    # each SQL node's restart after a whole restore, in order, by its own engine
+    assert [r["name"] for r in job["sqlRestarts"]] == ["ndb-sql-1", "ndb-sql-2"]
+    assert job["sqlRestarts"][1]["environment"]["SQL_RESTART"] == (
+        "docker --host unix:///var/run/docker.sock restart --time 60 osndb-dev-ndb-sql-2")
     assert outputs["keystoneAuthUrl"] == "http://127.0.0.1:5000/v3"
     assert outputs["horizonUrl"] == "http://127.0.0.1:8080/"
     assert outputs["mysqlCommand"] == "mysql -h 127.0.0.1 -P 13306 -u root -p"

@@ -66,7 +66,7 @@ def test_scripts_pass_shellcheck(stack: str, tmp_path: Path) -> None:
 def test_script_files_pass_shellcheck() -> None:
     shellcheck = require_tool("shellcheck")
     files = sorted(str(p) for p in SCRIPTS_DIR.glob("*.sh"))
-    assert len(files) == 9
+    assert len(files) == 11
     result = subprocess.run([shellcheck, "--severity=style", "--external-sources", *files],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stdout

@@ -389,6 +389,15 @@ DEFAULTS = {
     "monitoring.images.mysqldExporter": "prom/mysqld-exporter:v0.14.0",
     "monitoring.images.sqlExporter": "justwatch/sql_exporter:v0.4.5",
     "monitoring.images.grafana": "grafana/grafana:11.6.0",
+    "backup.enabled": True,
+    "backup.schedule": "30 2 * * *",
+    "backup.encrypt": True,
+    "backup.host": None,
+    "backup.retention.count": 7,
+    "backup.retention.maxAgeDays": None,
+    "backup.binlog.enabled": False,
+    "backup.binlog.expireSeconds": 604800,
+    "backup.memoryLimit": 256 << 20,
 }
 
 

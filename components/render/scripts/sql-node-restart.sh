@@ -4,7 +4,9 @@
 # before the new data nodes start (MySQL manual, "Adding NDB Cluster Data Nodes Online:
 # Detailed Example", docs/design.md §2.6). Runs as the update of the SQL node's restart
 # command, when the data nodes of the configuration change. A SQL node that is not connected
-# is left alone: it reads the new configuration when it connects.
+# is left alone: it reads the new configuration when it connects. `make restore` runs it
+# too, on every SQL node in turn after a whole restore: a mysqld applies restored
+# NDB_STORED_USER accounts only when it joins the cluster (docs/design.md §2.8).
 #
 # Environment: ndb-gate-lib.sh's, rendered by components/render/gates.py, with NDB_NODE_IDS
 # the SQL node's pooled node ids, and from the component that runs it:
