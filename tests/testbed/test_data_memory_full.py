@@ -6,7 +6,8 @@ writes with NDB error 827 "Out of memory in Ndb Kernel, table data (increase Dat
 which mysqld reports as 1114 "The table '...' is full" (storage/ndb/src/ndbapi/ndberror.cpp;
 docs/ndb-compatibility.md, "Sizing"). What must hold then: the data nodes stay STARTED, deletes
 and updates still work, other tables still read, and the cluster log said "Data usage
-increased to 80%" and "90%" before the refusal - what an operator's alert keys on.
+increased to 80%" and "90%" before the refusal - what an operator's alert keys on - and the
+shipped alerts NdbDataMemoryHigh and NdbDataMemoryCritical fired from the real metrics.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import pytest
 from config import load_settings
 from tests.stacks import modified
 from tests.testbed.conftest import RenderedCluster, start_rendered
+from tests.testbed.monitoring_harness import INTERVAL_S, Monitoring, monitor
 
 FILL_DATA_MEMORY = "64M"  # fills in well under a minute on 2 cores
 ROW_BYTES = 3000  # VARBINARY payload per row
@@ -37,11 +39,17 @@ FILL_LIMIT_S = 240.0
 # to each threshold and waits for its report, as a cloud growing by the hour would see.
 USAGE_EVENT = re.compile(r"^(\S+) .*-- Node (\d+): Data usage increased to (\d+)%", re.M)
 EVENT_WAIT_S = 60.0
+ALERT_FOR_S = 60  # NdbDataMemoryHigh's and NdbDataMemoryCritical's `for` (ndb-alerts.yml)
 
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RenderedCluster]:
-    settings = load_settings(modified("dev", "dataNodes.dataMemory", FILL_DATA_MEMORY))
+    raw = modified("dev", "dataNodes.dataMemory", FILL_DATA_MEMORY)
+    # The shipped exporters and alert rules watch the fill (tests/testbed/monitoring_harness.py).
+    raw["monitoring"] = {"enabled": True, "scrapeIntervalSeconds": INTERVAL_S,
+                         "evaluationIntervalSeconds": INTERVAL_S,
+                         "memoryPerDatabaseIntervalSeconds": 60}
+    settings = load_settings(raw)
     yield from start_rendered(settings, tmp_path_factory.mktemp("full-data-memory"))
 
 
@@ -102,7 +110,21 @@ def _data_usage(conn: Any) -> list[tuple[int, int, int]]:
         return [tuple(int(v) for v in row) for row in cur.fetchall()]  # type: ignore[misc]
 
 
-def test_full_data_memory_refuses_rows_and_keeps_serving(small: RenderedCluster) -> None:
+def test_full_data_memory_refuses_rows_and_keeps_serving(
+        small: RenderedCluster, tmp_path: Path) -> None:
+    with monitor(small, tmp_path) as metrics:
+        _fill_and_check(small, metrics)
+
+
+def _alert_fires(metrics: Monitoring, alert: str) -> float:
+    """Seconds until `alert` fires (its `for` is 1 m): from the real metrics of the fill."""
+    took = metrics.wait(f"{alert} firing", lambda: alert in metrics.firing(),
+                        ALERT_FOR_S + 30)
+    print(f"[full] {alert} firing {took:.1f} s after the fill reached its threshold")
+    return took
+
+
+def _fill_and_check(small: RenderedCluster, metrics: Monitoring) -> None:
     conn = small.connect(small.cluster.endpoint())
     with conn.cursor() as cur:
         cur.execute("CREATE DATABASE fulltest")
@@ -116,8 +138,11 @@ def test_full_data_memory_refuses_rows_and_keeps_serving(small: RenderedCluster)
     rows = [0]
     assert _fill(conn, 0.82, rows) is None
     _wait_event(small, 80, 90)
+    _alert_fires(metrics, "NdbDataMemoryHigh")
+    assert "NdbDataMemoryCritical" not in metrics.firing()
     assert _fill(conn, 0.91, rows) is None
     _wait_event(small, 90, 100)
+    _alert_fires(metrics, "NdbDataMemoryCritical")
     refusal = _fill(conn, None, rows)
     assert refusal is not None
     code, message, warnings = refusal
@@ -140,6 +165,20 @@ def test_full_data_memory_refuses_rows_and_keeps_serving(small: RenderedCluster)
     for node in small.artifacts.topology.data:
         assert f"Node {node.node_id}: started" in status, status
 
+    _still_serving(small, conn)
+
+    events = _usage_events(small)
+    print(f"[full] cluster log MemoryUsage events (time, node, %): {events}")
+    for node in small.artifacts.topology.data:
+        mine = [(stamp, pct) for stamp, n, pct in events if n == node.node_id]
+        first80 = min(stamp for stamp, pct in mine if 80 <= pct < 90)
+        first90 = min(stamp for stamp, pct in mine if 90 <= pct < 100)
+        assert first80 < first90 < refused_at, (node.node_id, mine, refused_at)
+    conn.close()
+
+
+def _still_serving(small: RenderedCluster, conn: Any) -> None:
+    """With DataMemory full: other tables read, updates and deletes work, rows fit again."""
     with conn.cursor() as cur:
         # Reads of other tables, through each SQL node directly as well as the endpoint.
         cur.execute("SELECT COUNT(*), MAX(v) FROM other")
@@ -161,12 +200,3 @@ def test_full_data_memory_refuses_rows_and_keeps_serving(small: RenderedCluster)
         cur.execute("INSERT INTO fill (pad) VALUES " + ",".join(["(%s)"] * BATCH),
                     [b"z" * ROW_BYTES] * BATCH)
         cur.execute("DROP DATABASE fulltest")  # pages back to the pool
-
-    events = _usage_events(small)
-    print(f"[full] cluster log MemoryUsage events (time, node, %): {events}")
-    for node in small.artifacts.topology.data:
-        mine = [(stamp, pct) for stamp, n, pct in events if n == node.node_id]
-        first80 = min(stamp for stamp, pct in mine if 80 <= pct < 90)
-        first90 = min(stamp for stamp, pct in mine if 90 <= pct < 100)
-        assert first80 < first90 < refused_at, (node.node_id, mine, refused_at)
-    conn.close()
